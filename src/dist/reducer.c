@@ -1,0 +1,84 @@
+/* Bucketed, overlapped gradient all-reduce over MPI. */
+#include "dist/reducer.h"
+
+#include <stdlib.h>
+
+struct dt_reducer {
+    dt_comm *comm;
+    float *grads;
+    int64_t n;
+    int n_buckets;
+    int64_t *lo;          /* bucket b covers [lo[b], lo[b-1]) with lo[-1] = n */
+    MPI_Request *req;
+    int started;          /* buckets started this step (from the end) */
+    dt_reducer_stats stats;
+};
+
+dt_status dt_reducer_create(dt_comm *c, float *grads, int64_t n, int64_t bucket_bytes,
+                            dt_reducer **out)
+{
+    dt_reducer *r = dt_calloc(1, sizeof *r);
+    int64_t per = bucket_bytes / (int64_t)sizeof(float);
+    if (per < 1024) per = 1024;
+    if (per > (1 << 30)) per = 1 << 30;
+    r->comm = c;
+    r->grads = grads;
+    r->n = n;
+    r->n_buckets = (int)((n + per - 1) / per);
+    if (r->n_buckets < 1) r->n_buckets = 1;
+    r->lo = dt_calloc((size_t)r->n_buckets, sizeof *r->lo);
+    r->req = dt_calloc((size_t)r->n_buckets, sizeof *r->req);
+    for (int b = 0; b < r->n_buckets; b++) {
+        const int64_t lo = n - (int64_t)(b + 1) * per;
+        r->lo[b] = lo > 0 ? lo : 0;
+        r->req[b] = MPI_REQUEST_NULL;
+    }
+    *out = r;
+    return DT_OK;
+}
+
+void dt_reducer_destroy(dt_reducer *r)
+{
+    if (!r) return;
+    free(r->lo);
+    free(r->req);
+    free(r);
+}
+
+void dt_reducer_begin(dt_reducer *r) { r->started = 0; }
+
+static dt_status start_bucket(dt_reducer *r, int b)
+{
+    const int64_t hi = b == 0 ? r->n : r->lo[b - 1];
+    float *p = r->grads + r->lo[b];
+    return DT_MPI(MPI_Iallreduce(MPI_IN_PLACE, p, (int)(hi - r->lo[b]), MPI_FLOAT, MPI_SUM,
+                                 dt_comm_mpi(r->comm), &r->req[b]));
+}
+
+dt_status dt_reducer_ready(dt_reducer *r, int64_t offset)
+{
+    if (dt_comm_size(r->comm) == 1) return DT_OK;
+    while (r->started < r->n_buckets && r->lo[r->started] >= offset) {
+        DT_TRY(start_bucket(r, r->started));
+        r->started++;
+        r->stats.overlapped++;
+    }
+    /* Drive progress of what is in flight: Open MPI advances non-blocking
+     * collectives only inside MPI calls. */
+    int flag;
+    if (r->started) DT_TRY(DT_MPI(MPI_Testall(r->started, r->req, &flag, MPI_STATUSES_IGNORE)));
+    return DT_OK;
+}
+
+dt_status dt_reducer_finish(dt_reducer *r)
+{
+    if (dt_comm_size(r->comm) == 1) return DT_OK;
+    const double t0 = MPI_Wtime();
+    for (; r->started < r->n_buckets; r->started++) DT_TRY(start_bucket(r, r->started));
+    DT_TRY(DT_MPI(MPI_Waitall(r->n_buckets, r->req, MPI_STATUSES_IGNORE)));
+    r->stats.wait_s += MPI_Wtime() - t0;
+    r->stats.buckets += r->n_buckets;
+    return DT_OK;
+}
+
+dt_reducer_stats dt_reducer_get_stats(const dt_reducer *r) { return r->stats; }

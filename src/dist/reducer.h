@@ -1,0 +1,39 @@
+/* The bucketed gradient reducer: overlaps the all-reduce with backward.
+ *
+ * The flat gradient buffer is cut into buckets of about `bucket_bytes`
+ * from its END, because backward produces gradients last layer first and
+ * parameters are laid out first layer first. When backward reports that the
+ * gradients from some offset to the end are final, every bucket lying
+ * wholly in that range starts a non-blocking MPI_Iallreduce at once, and
+ * earlier requests are tested so MPI makes progress while the next layers
+ * compute. dt_reducer_finish() starts what is left and waits for all.
+ * Buckets are fixed, so the summation order, and therefore the result, is
+ * the same in every step and every run with the same world size. */
+#ifndef DT_DIST_REDUCER_H
+#define DT_DIST_REDUCER_H
+
+#include "dist/comm.h"
+
+typedef struct dt_reducer dt_reducer;
+
+typedef struct dt_reducer_stats {
+    int64_t buckets;
+    double wait_s;     /* time spent blocked in dt_reducer_finish */
+    int64_t overlapped; /* buckets started before finish (hidden behind backward) */
+} dt_reducer_stats;
+
+dt_status dt_reducer_create(dt_comm *c, float *grads, int64_t n, int64_t bucket_bytes,
+                            dt_reducer **out);
+void dt_reducer_destroy(dt_reducer *r);
+
+/* Start a step: nothing reduced yet. */
+void dt_reducer_begin(dt_reducer *r);
+/* grads[offset, n) are final: start the buckets inside. */
+dt_status dt_reducer_ready(dt_reducer *r, int64_t offset);
+/* Start the rest and wait until every bucket is summed over all ranks. */
+dt_status dt_reducer_finish(dt_reducer *r);
+
+/* Totals since creation. */
+dt_reducer_stats dt_reducer_get_stats(const dt_reducer *r);
+
+#endif

@@ -1,0 +1,85 @@
+/* The registry of layer kinds, parameter declaration and initialization. */
+#include "nn/layer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+extern const dt_layer_ops dt_linear_ops, dt_relu_ops, dt_leaky_relu_ops, dt_sigmoid_ops,
+    dt_tanh_ops, dt_gelu_ops, dt_softmax_ops, dt_dropout_ops, dt_flatten_ops, dt_reshape_ops,
+    dt_add_ops, dt_concat_ops;
+
+static const dt_layer_ops *const g_kinds[] = {
+    &dt_linear_ops,  &dt_relu_ops,    &dt_leaky_relu_ops, &dt_sigmoid_ops,
+    &dt_tanh_ops,    &dt_gelu_ops,    &dt_softmax_ops,    &dt_dropout_ops,
+    &dt_flatten_ops, &dt_reshape_ops, &dt_add_ops,        &dt_concat_ops,
+};
+#define N_KINDS (int)(sizeof g_kinds / sizeof g_kinds[0])
+
+const dt_layer_ops *dt_layer_find_kind(const char *kind)
+{
+    for (int i = 0; i < N_KINDS; i++)
+        if (strcmp(g_kinds[i]->kind, kind) == 0) return g_kinds[i];
+    return NULL;
+}
+
+const char *dt_layer_kind_list(void)
+{
+    static char buf[512];
+    if (buf[0]) return buf;
+    int len = 0;
+    for (int i = 0; i < N_KINDS; i++)
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%s", i ? ", " : "",
+                        g_kinds[i]->kind);
+    return buf;
+}
+
+dt_param *dt_layer_add_param(dt_layer *l, const char *name, int ndim, const int64_t *shape,
+                             dt_init init, int64_t fan_in, int64_t fan_out)
+{
+    DT_ASSERT(l->n_params < DT_MAX_PARAMS);
+    dt_param *p = &l->params[l->n_params++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->shape = dt_shape_make(ndim, shape);
+    p->init = init;
+    p->fan_in = fan_in;
+    p->fan_out = fan_out;
+    return p;
+}
+
+void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backend *be)
+{
+    const int64_t n = dt_shape_numel(&p->shape);
+    const dt_rng rng = dt_rng_make(seed, DT_RNG_INIT, param_id, 0);
+    float *host = be->device == DT_CPU ? p->data : dt_calloc((size_t)n, sizeof(float));
+
+    switch (p->init) {
+    case DT_INIT_ZEROS:
+        for (int64_t i = 0; i < n; i++) host[i] = 0.0f;
+        break;
+    case DT_INIT_ONES:
+        for (int64_t i = 0; i < n; i++) host[i] = 1.0f;
+        break;
+    case DT_INIT_UNIFORM_FAN_IN: {
+        const float a = 1.0f / sqrtf((float)p->fan_in);
+        dt_rng_fill_uniform(&rng, 0, host, n, -a, a);
+        break;
+    }
+    case DT_INIT_XAVIER_UNIFORM: {
+        const float a = sqrtf(6.0f / (float)(p->fan_in + p->fan_out));
+        dt_rng_fill_uniform(&rng, 0, host, n, -a, a);
+        break;
+    }
+    case DT_INIT_HE_NORMAL:
+        dt_rng_fill_normal(&rng, 0, host, n, 0.0f, sqrtf(2.0f / (float)p->fan_in));
+        break;
+    }
+    if (host != p->data) {
+        be->to_device(p->data, host, (size_t)n * sizeof(float));
+        free(host);
+    }
+}

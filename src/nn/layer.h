@@ -1,0 +1,108 @@
+/* Layers: the interface every layer kind implements, and the layer object.
+ *
+ * A layer has a kind (its ops table), a name, named inputs (indices of the
+ * producing layers; -1 is the model input), per-sample input and output
+ * shapes, parameter declarations (views into the model's flat parameter and
+ * gradient buffers) and batch-sized activation buffers owned by the model.
+ * Forward reads x[] and writes out; backward reads dout and ADDS into dx[]
+ * and into the parameter gradients. Layers call backend ops only, so the
+ * same code runs on every device. */
+#ifndef DT_NN_LAYER_H
+#define DT_NN_LAYER_H
+
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "core/config.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+#define DT_MAX_INPUTS 8
+#define DT_MAX_PARAMS 4
+#define DT_NAME_CAP 64
+
+typedef enum dt_init {
+    DT_INIT_ZEROS = 0,
+    DT_INIT_ONES,
+    DT_INIT_UNIFORM_FAN_IN, /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default */
+    DT_INIT_XAVIER_UNIFORM, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
+    DT_INIT_HE_NORMAL       /* N(0, 2 / fan_in) */
+} dt_init;
+
+typedef struct dt_param {
+    char name[16]; /* "weight", "bias" */
+    dt_shape shape;
+    int64_t offset; /* position in the model's flat buffers */
+    float *data;    /* views, set by the model */
+    float *grad;
+    dt_init init;
+    int64_t fan_in, fan_out;
+    int no_decay; /* biases and normalization parameters */
+} dt_param;
+
+/* What a forward or backward pass knows beyond the tensors. */
+typedef struct dt_pass {
+    const dt_backend *be;
+    int64_t n;            /* samples in this (micro-)batch on this rank */
+    const int64_t *index; /* their global sample indices (RNG keys) */
+    int64_t step;         /* optimizer step, for RNG keys */
+    uint64_t seed;
+    int training;
+} dt_pass;
+
+typedef struct dt_layer dt_layer;
+
+typedef struct dt_layer_ops {
+    const char *kind;
+    /* Read the layer's own config keys, check the input shapes, set
+     * out_shape and declare parameters with dt_layer_add_param. */
+    dt_status (*setup)(dt_layer *l, dt_cfg *cfg);
+    void (*forward)(dt_layer *l, const dt_pass *p);
+    void (*backward)(dt_layer *l, const dt_pass *p);
+    /* Multiply-adds per sample in forward (0 if negligible). */
+    int64_t (*macs)(const dt_layer *l);
+    /* Floats of per-batch-row scratch the layer wants (e.g. a dropout mask). */
+    int64_t (*scratch_per_sample)(const dt_layer *l);
+    void (*destroy)(dt_layer *l); /* optional */
+} dt_layer_ops;
+
+struct dt_layer {
+    const dt_layer_ops *ops;
+    char name[DT_NAME_CAP];
+    int index; /* position in the model's topological order */
+
+    int n_in;
+    int in[DT_MAX_INPUTS]; /* producer indices, -1 = model input */
+    dt_shape in_shape[DT_MAX_INPUTS];
+    dt_shape out_shape;
+
+    dt_param params[DT_MAX_PARAMS];
+    int n_params;
+
+    /* Per pass, set by the model: inputs, their gradients (NULL when no
+     * gradient is needed, e.g. for the model input), output, its gradient,
+     * and scratch (scratch_per_sample floats per row). */
+    const float *x[DT_MAX_INPUTS];
+    float *dx[DT_MAX_INPUTS];
+    float *out, *dout, *scratch;
+
+    /* Small per-kind settings, read in setup. */
+    dt_act act;
+    float alpha; /* leaky slope, dropout p, ... */
+    int64_t units;
+    void *priv;
+};
+
+/* Declare a parameter; returns its slot. */
+dt_param *dt_layer_add_param(dt_layer *l, const char *name, int ndim, const int64_t *shape,
+                             dt_init init, int64_t fan_in, int64_t fan_out);
+
+/* The ops table for a kind name, or NULL. */
+const dt_layer_ops *dt_layer_find_kind(const char *kind);
+/* Comma-separated list of known kinds, for error messages. */
+const char *dt_layer_kind_list(void);
+
+/* Fill a parameter from its initializer, keyed by (seed, param_id). */
+void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backend *be);
+
+#endif

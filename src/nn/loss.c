@@ -1,0 +1,59 @@
+/* Loss configuration and dispatch to the backend's fused loss ops. */
+#include "nn/loss.h"
+
+#include <stdio.h>
+
+static const char *const g_loss_names[] = {"cross_entropy", "mse", "gaussian_nll", NULL};
+
+const char *dt_loss_name(dt_loss_kind k) { return g_loss_names[k]; }
+
+dt_status dt_loss_setup(dt_cfg *cfg, const dt_shape *model_out, int labels_are_classes,
+                        int num_classes, int y_dim, dt_loss *out)
+{
+    int kind;
+    double smoothing;
+    char buf[64];
+    DT_TRY(dt_cfg_enum(cfg, "kind", labels_are_classes ? "cross_entropy" : "mse",
+                       g_loss_names, &kind));
+    DT_TRY(dt_cfg_float(cfg, "label_smoothing", 0.0, 0.0, 1.0, &smoothing));
+    out->kind = (dt_loss_kind)kind;
+    out->label_smoothing = (float)smoothing;
+    out->out_dim = dt_shape_numel(model_out);
+    out->y_dim = y_dim;
+
+    const char *name = g_loss_names[kind];
+    dt_shape_str(model_out, buf, sizeof buf);
+    if (out->kind == DT_LOSS_CROSS_ENTROPY) {
+        if (!labels_are_classes)
+            return dt_error_set(DT_ERR_CONFIG,
+                                "loss.kind: cross_entropy needs class labels, but the data set "
+                                "has regression targets (use mse or gaussian_nll)");
+        if (out->out_dim != num_classes)
+            return dt_error_set(DT_ERR_SHAPE,
+                                "loss cross_entropy: the model's last layer gives %s outputs per "
+                                "sample, expected %d (one per class)", buf, num_classes);
+        return DT_OK;
+    }
+    if (labels_are_classes)
+        return dt_error_set(DT_ERR_CONFIG,
+                            "loss.kind: %s needs regression targets, but the data set has "
+                            "class labels (use cross_entropy)", name);
+    const int64_t want = out->kind == DT_LOSS_MSE ? y_dim : 2 * (int64_t)y_dim;
+    if (out->out_dim != want)
+        return dt_error_set(DT_ERR_SHAPE,
+                            "loss %s: the model's last layer gives %s outputs per sample, "
+                            "expected %lld for %d target(s)", name, buf, (long long)want, y_dim);
+    return DT_OK;
+}
+
+dt_loss_sums dt_loss_compute(const dt_loss *l, const dt_backend *be, const float *out,
+                             const float *y, int64_t n, float scale, float *dout)
+{
+    switch (l->kind) {
+    case DT_LOSS_CROSS_ENTROPY:
+        return be->cross_entropy(out, y, n, l->out_dim, l->label_smoothing, scale, dout);
+    case DT_LOSS_MSE: return be->mse(out, y, n, l->y_dim, scale, dout);
+    case DT_LOSS_GAUSSIAN_NLL: return be->gaussian_nll(out, y, n, l->y_dim, scale, dout);
+    }
+    return (dt_loss_sums){0, 0};
+}

@@ -1,0 +1,42 @@
+/* Losses: cross-entropy with label smoothing, mean squared error and the
+ * Gaussian negative log-likelihood (the network predicts a mean and a
+ * log-variance per target, for regression with uncertainty).
+ *
+ * The batch loss is the mean of per-sample losses over the GLOBAL batch:
+ * each rank sums its own samples and scales gradients by 1/global_n, so the
+ * all-reduced sum of gradients is the gradient of the global mean. */
+#ifndef DT_NN_LOSS_H
+#define DT_NN_LOSS_H
+
+#include "backend/backend.h"
+#include "core/config.h"
+#include "core/tensor.h"
+
+typedef enum dt_loss_kind {
+    DT_LOSS_CROSS_ENTROPY = 0,
+    DT_LOSS_MSE,
+    DT_LOSS_GAUSSIAN_NLL
+} dt_loss_kind;
+
+typedef struct dt_loss {
+    dt_loss_kind kind;
+    float label_smoothing;
+    int64_t out_dim; /* model outputs per sample */
+    int64_t y_dim;   /* targets per sample (1 for a class) */
+} dt_loss;
+
+/* Read the `loss` section (kind: cross_entropy | mse | gaussian_nll,
+ * label_smoothing) and check it against the model's output shape and the
+ * labels: classes for cross-entropy (output = num_classes), y_dim targets
+ * for mse (output = y_dim) and gaussian_nll (output = 2 * y_dim). */
+dt_status dt_loss_setup(dt_cfg *loss_cfg, const dt_shape *model_out, int labels_are_classes,
+                        int num_classes, int y_dim, dt_loss *out);
+
+/* Per-sample loss sums over n rows of outputs `out` and targets `y`, and
+ * d(loss)/d(out) * scale into dout. */
+dt_loss_sums dt_loss_compute(const dt_loss *l, const dt_backend *be, const float *out,
+                             const float *y, int64_t n, float scale, float *dout);
+
+const char *dt_loss_name(dt_loss_kind k);
+
+#endif

@@ -1,0 +1,253 @@
+/* Writing and reading HDF5 checkpoints. */
+#include "train/checkpoint.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/version.h"
+#include "data/h5.h"
+
+static dt_status h5fail(const char *path, const char *what)
+{
+    return dt_error_set(DT_ERR_IO, "checkpoint %s: %s failed", path, what);
+}
+
+static int put_attr_i64(hid_t obj, const char *name, int64_t v)
+{
+    const hid_t sp = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(obj, name, H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT);
+    const herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT64, &v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? -1 : 0;
+}
+
+static int put_attr_str(hid_t obj, const char *name, const char *v)
+{
+    const hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    const hid_t sp = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    const herr_t e = a < 0 ? -1 : H5Awrite(a, t, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e < 0 ? -1 : 0;
+}
+
+static int get_attr_i64(hid_t obj, const char *name, int64_t *v)
+{
+    const hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    const herr_t e = H5Aread(a, H5T_NATIVE_INT64, v);
+    H5Aclose(a);
+    return e < 0 ? -1 : 0;
+}
+
+/* A string attribute into buf (truncated to cap). */
+static int get_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
+{
+    const hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    const hid_t ft = H5Aget_type(a);
+    const size_t len = H5Tget_size(ft);
+    char *tmp = dt_calloc(len + 1, 1);
+    const hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, len);
+    const herr_t e = H5Aread(a, mt, tmp);
+    snprintf(buf, cap, "%s", tmp);
+    free(tmp);
+    H5Tclose(mt);
+    H5Tclose(ft);
+    H5Aclose(a);
+    return e < 0 ? -1 : 0;
+}
+
+static int write_floats(hid_t loc, const char *name, const float *data, int ndim,
+                        const int64_t *shape)
+{
+    hsize_t dims[DT_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
+    const hid_t sp = H5Screate_simple(ndim, dims, NULL);
+    const hid_t d = H5Dcreate2(loc, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT,
+                               H5P_DEFAULT);
+    const herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    return e < 0 ? -1 : 0;
+}
+
+static int write_meta(hid_t f, const dt_ckpt_meta *meta, const char *config_text)
+{
+    int e = put_attr_str(f, "format", DT_CHECKPOINT_FORMAT);
+    e |= put_attr_i64(f, "version", DT_CHECKPOINT_VERSION);
+    e |= put_attr_str(f, "dtrain_version", DT_VERSION " (" DT_GIT_COMMIT ")");
+    e |= put_attr_i64(f, "step", meta->step);
+    e |= put_attr_i64(f, "epoch", meta->epoch);
+    e |= put_attr_i64(f, "step_in_epoch", meta->step_in_epoch);
+    e |= put_attr_i64(f, "seed", (int64_t)meta->seed);
+    e |= put_attr_i64(f, "world_size", meta->world_size);
+    e |= put_attr_str(f, "config", config_text ? config_text : "");
+    return e;
+}
+
+static int write_params(hid_t f, const dt_model *m, float *host)
+{
+    const hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int e = g < 0;
+    for (int i = 0; !e && i < m->n_layers; i++) {
+        const dt_layer *l = m->layers[i];
+        if (!l->n_params) continue;
+        const hid_t lg = H5Gcreate2(g, l->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        e |= lg < 0;
+        for (int k = 0; !e && k < l->n_params; k++) {
+            const dt_param *p = &l->params[k];
+            e |= write_floats(lg, p->name, host + p->offset, p->shape.ndim, p->shape.dim);
+        }
+        if (lg >= 0) H5Gclose(lg);
+    }
+    if (g >= 0) H5Gclose(g);
+    return e;
+}
+
+static int write_optim(hid_t f, const dt_optim *o, float *host)
+{
+    const hid_t g = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int e = g < 0;
+    if (!e) e |= put_attr_str(g, "kind", dt_optim_name(o->kind));
+    if (!e) e |= put_attr_i64(g, "step", o->step);
+    for (int i = 0; !e && i < o->n_state; i++) {
+        o->be->to_host(host, o->state[i], (size_t)o->n * sizeof(float));
+        e |= write_floats(g, o->state_names[i], host, 1, &o->n);
+    }
+    if (g >= 0) H5Gclose(g);
+    return e;
+}
+
+dt_status dt_checkpoint_save(const char *path, const dt_model *m, const dt_optim *o,
+                             const dt_ckpt_meta *meta, const char *config_text)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    float *host = dt_calloc((size_t)(m->n_params ? m->n_params : 1), sizeof(float));
+    m->be->to_host(host, m->params, (size_t)m->n_params * sizeof(float));
+
+    dt_h5_lock();
+    dt_h5_quiet();
+    const hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int e = f < 0;
+    if (!e) e |= write_meta(f, meta, config_text);
+    if (!e) e |= write_params(f, m, host);
+    if (!e && o) e |= write_optim(f, o, host);
+    if (f >= 0 && H5Fclose(f) < 0) e = 1;
+    dt_h5_unlock();
+    free(host);
+
+    if (e) {
+        remove(tmp);
+        return h5fail(path, f < 0 ? "creating the file" : "writing");
+    }
+    if (rename(tmp, path) != 0)
+        return dt_error_set(DT_ERR_IO, "checkpoint %s: cannot rename %s into place", path, tmp);
+    return DT_OK;
+}
+
+/* Read a float dataset of exactly `n` elements and the given shape. */
+static dt_status read_floats(hid_t loc, const char *path, const char *name, float *out,
+                             int ndim, const int64_t *shape)
+{
+    const hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return dt_error_set(DT_ERR_DATA, "checkpoint %s: missing dataset '%s'", path, name);
+    const hid_t sp = H5Dget_space(d);
+    hsize_t dims[DT_MAX_DIMS + 1] = {0};
+    const int nd = H5Sget_simple_extent_ndims(sp);
+    int ok = nd == ndim;
+    if (ok) H5Sget_simple_extent_dims(sp, dims, NULL);
+    for (int i = 0; ok && i < ndim; i++) ok = dims[i] == (hsize_t)shape[i];
+    H5Sclose(sp);
+    herr_t e = -1;
+    if (ok) e = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    H5Dclose(d);
+    if (!ok) {
+        dt_shape want = dt_shape_make(ndim, shape);
+        char w[64];
+        return dt_error_set(DT_ERR_SHAPE, "checkpoint %s: '%s' has another shape than the "
+                            "model's %s", path, name, dt_shape_str(&want, w, sizeof w));
+    }
+    if (e < 0) return dt_error_set(DT_ERR_DATA, "checkpoint %s: cannot read '%s'", path, name);
+    return DT_OK;
+}
+
+static dt_status read_header(hid_t f, const char *path, dt_ckpt_meta *meta)
+{
+    char format[64] = "";
+    int64_t version = 0, seed = 0;
+    if (get_attr_str(f, "format", format, sizeof format) < 0 ||
+        strcmp(format, DT_CHECKPOINT_FORMAT) != 0)
+        return dt_error_set(DT_ERR_DATA, "%s is not a dtrain checkpoint (format attribute "
+                            "'%s', expected '%s')", path, format, DT_CHECKPOINT_FORMAT);
+    if (get_attr_i64(f, "version", &version) < 0 || version != DT_CHECKPOINT_VERSION)
+        return dt_error_set(DT_ERR_DATA, "checkpoint %s: version %lld, this dtrain reads %d",
+                            path, (long long)version, DT_CHECKPOINT_VERSION);
+    if (get_attr_i64(f, "step", &meta->step) < 0 || get_attr_i64(f, "epoch", &meta->epoch) < 0 ||
+        get_attr_i64(f, "step_in_epoch", &meta->step_in_epoch) < 0 ||
+        get_attr_i64(f, "seed", &seed) < 0 ||
+        get_attr_i64(f, "world_size", &meta->world_size) < 0)
+        return dt_error_set(DT_ERR_DATA, "checkpoint %s: missing step/epoch attributes", path);
+    meta->seed = (uint64_t)seed;
+    return DT_OK;
+}
+
+static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o, float *host)
+{
+    char name[2 * DT_NAME_CAP + 32];
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i]->n_params; k++) {
+            const dt_param *p = &m->layers[i]->params[k];
+            snprintf(name, sizeof name, "params/%s/%s", m->layers[i]->name, p->name);
+            DT_TRY(read_floats(f, path, name, host + p->offset, p->shape.ndim, p->shape.dim));
+        }
+    m->be->to_device(m->params, host, (size_t)m->n_params * sizeof(float));
+    if (!o) return DT_OK;
+
+    char kind[32] = "";
+    const hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
+    if (g < 0) return dt_error_set(DT_ERR_DATA, "checkpoint %s: no optimizer state", path);
+    int bad = get_attr_str(g, "kind", kind, sizeof kind) < 0 ||
+              strcmp(kind, dt_optim_name(o->kind)) != 0 || get_attr_i64(g, "step", &o->step) < 0;
+    dt_status s = DT_OK;
+    if (bad)
+        s = dt_error_set(DT_ERR_CONFIG, "checkpoint %s: optimizer state is for '%s', the "
+                         "config asks for '%s'", path, kind, dt_optim_name(o->kind));
+    for (int i = 0; s == DT_OK && i < o->n_state; i++) {
+        s = read_floats(g, path, o->state_names[i], host, 1, &o->n);
+        if (s == DT_OK) o->be->to_device(o->state[i], host, (size_t)o->n * sizeof(float));
+    }
+    H5Gclose(g);
+    return s;
+}
+
+dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt_meta *meta)
+{
+    dt_h5_lock();
+    dt_h5_quiet();
+    const hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        dt_h5_unlock();
+        FILE *probe = fopen(path, "rb");
+        if (!probe) return dt_error_set(DT_ERR_IO, "cannot open checkpoint %s", path);
+        fclose(probe);
+        return dt_error_set(DT_ERR_DATA, "checkpoint %s is not a readable HDF5 file "
+                            "(truncated or corrupt?)", path);
+    }
+    float *host = dt_calloc((size_t)(m->n_params ? m->n_params : 1), sizeof(float));
+    dt_status s = read_header(f, path, meta);
+    if (s == DT_OK) s = read_body(f, path, m, o, host);
+    H5Fclose(f);
+    dt_h5_unlock();
+    free(host);
+    return s;
+}

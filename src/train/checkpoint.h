@@ -1,0 +1,38 @@
+/* Checkpoints: HDF5 files any HDF5 tool can read.
+ *
+ * Layout (format "dtrain-checkpoint", version 1):
+ *   /                  attributes format, version, dtrain_version, step,
+ *                      epoch, step_in_epoch, seed, world_size, config (the
+ *                      resolved config text)
+ *   /params/LAYER/NAME float32 datasets in the parameter's shape
+ *                      (e.g. /params/fc1/weight (256, 784))
+ *   /optim             attributes kind, step; one float32 dataset per state
+ *                      buffer (e.g. exp_avg, exp_avg_sq) over the flat
+ *                      parameter vector, in /params order
+ * The RNG needs no state (every stream is keyed by seed and step); the
+ * sampler position is (epoch, step_in_epoch). Files are written to a
+ * temporary name and renamed, so a crash never leaves half a checkpoint. */
+#ifndef DT_TRAIN_CHECKPOINT_H
+#define DT_TRAIN_CHECKPOINT_H
+
+#include "nn/model.h"
+#include "optim/optim.h"
+
+#define DT_CHECKPOINT_FORMAT "dtrain-checkpoint"
+#define DT_CHECKPOINT_VERSION 1
+
+typedef struct dt_ckpt_meta {
+    int64_t step, epoch, step_in_epoch;
+    uint64_t seed;
+    int64_t world_size;
+} dt_ckpt_meta;
+
+/* Write model parameters, optimizer state (optim may be NULL) and meta. */
+dt_status dt_checkpoint_save(const char *path, const dt_model *m, const dt_optim *o,
+                             const dt_ckpt_meta *meta, const char *config_text);
+
+/* Read into an existing model (and optimizer, if not NULL). Every parameter
+ * must be present with its shape; errors name the file and the parameter. */
+dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt_meta *meta);
+
+#endif

@@ -1,0 +1,47 @@
+/* The trainer: optimizer steps over data-parallel ranks, the epoch loop,
+ * evaluation, checkpoints, progress and metrics.
+ *
+ * One step: each rank runs forward and backward over its slice of the global
+ * batch (in `accumulation` micro-steps), with the loss scaled by 1/global
+ * batch; during the last backward the reducer sums gradient buckets over all
+ * ranks as soon as they are final; then every rank applies the same
+ * optimizer update to identical parameters. */
+#ifndef DT_TRAIN_TRAINER_H
+#define DT_TRAIN_TRAINER_H
+
+#include "dist/reducer.h"
+#include "train/session.h"
+
+typedef struct dt_eval_result {
+    double loss;     /* mean per-sample loss */
+    double accuracy; /* classification: fraction correct; else 0 */
+    int64_t count;   /* samples evaluated over all ranks */
+} dt_eval_result;
+
+typedef struct dt_step_result {
+    double loss;     /* mean over the global batch */
+    double accuracy; /* classification: fraction of the global batch correct */
+    int64_t global_n;
+} dt_step_result;
+
+typedef struct dt_trainer dt_trainer;
+
+dt_status dt_trainer_create(dt_session *s, dt_trainer **out);
+void dt_trainer_destroy(dt_trainer *t);
+
+/* One optimizer step over this rank's n samples (x, y, global indices) of a
+ * global batch of global_n. Collective. */
+dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const int64_t *index,
+                          int64_t n, int64_t global_n, dt_step_result *out);
+
+/* Evaluate on a whole split; each sample counted exactly once over the
+ * ranks. Collective. */
+dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out);
+
+/* The full run: run directory, epochs, evaluation each epoch, checkpoints,
+ * resume. On return *run_dir holds the run directory (caller frees). */
+dt_status dt_trainer_fit(dt_trainer *t, dt_eval_result *final, char **run_dir);
+
+dt_reducer_stats dt_trainer_reducer_stats(const dt_trainer *t);
+
+#endif
