@@ -42,6 +42,11 @@ int dt_log_level_parse(const char *s)
 
 int dt_log_is_terminal_rank(void) { return g_log.rank == 0; }
 
+int dt_log_terminal_enabled(dt_log_level level)
+{
+    return g_log.rank == 0 && level >= g_log.term_level;
+}
+
 static void emit(dt_log_level level, int to_term, const char *fmt, va_list ap)
 {
     char msg[4096], prefix[64] = "";

@@ -27,6 +27,8 @@ int dt_log_level_parse(const char *s);
 
 /* Whether this rank prints to the terminal at all (rank 0 by default). */
 int dt_log_is_terminal_rank(void);
+/* Whether a message of `level` would reach this rank's terminal. */
+int dt_log_terminal_enabled(dt_log_level level);
 
 void dt_log(dt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -314,7 +314,7 @@ static dt_status fit_setup(fit_state *f)
     f->steps_per_epoch = dt_loader_steps_per_epoch(f->loader);
     int64_t total = s->ts.epochs * f->steps_per_epoch;
     if (s->ts.max_steps && s->ts.max_steps < total) total = s->ts.max_steps;
-    dt_progress_init(&f->prog, dt_log_is_terminal_rank(), total, f->steps_per_epoch,
+    dt_progress_init(&f->prog, dt_log_terminal_enabled(DT_LOG_INFO), total, f->steps_per_epoch,
                      s->ts.epochs);
     f->interval_start = dt_now();
     return DT_OK;
