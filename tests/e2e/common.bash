@@ -1,0 +1,28 @@
+# Helpers shared by the end-to-end tests (sourced, not run).
+# The tests get DTRAIN (the executable), MPIEXEC and SRC from CTest.
+set -euo pipefail
+: "${DTRAIN:?set DTRAIN to the dtrain executable}"
+: "${SRC:?set SRC to the source tree}"
+MPIEXEC="${MPIEXEC:-mpiexec}"
+DATA="${DT_DATA_DIR:-$SRC/data}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# mpirun with the flags one machine needs; bounded so a hang fails the test.
+mpi() {
+  local np=$1; shift
+  timeout -k 10 "${DT_E2E_TIMEOUT:-600}" "$MPIEXEC" -n "$np" --oversubscribe \
+    --allow-run-as-root "$DTRAIN" "$@"
+}
+
+# The last "eval" record's field from a run's metrics.jsonl.
+last_eval() {
+  grep '"type":"eval"' "$1/metrics.jsonl" | tail -1 | sed -E "s/.*\"$2\":([-0-9.e+]+).*/\1/"
+}
+
+# Compare numbers: ge A B succeeds when A >= B.
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+# The run directory printed at the end of `dtrain train`.
+run_dir_of() { sed -n 's/^run directory: //p' "$1" | tail -1; }
