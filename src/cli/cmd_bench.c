@@ -10,6 +10,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/rng.h"
+#include "data/sampler.h"
 #include "train/progress.h"
 #include "train/trainer.h"
 

@@ -54,7 +54,7 @@ typedef struct convert_args {
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Print "dtrain data: MESSAGE" and the usage; returns the usage status. */
+/* Print "dtrain data: MESSAGE" and where the usage is; returns 2. */
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -62,7 +62,7 @@ static int usage_error(const char *fmt, ...)
     fprintf(stderr, "dtrain data: ");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n\n%s", g_usage);
+    fprintf(stderr, "\n(see `dtrain data --help`)\n");
     return 2;
 }
 
@@ -78,7 +78,8 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
     char *end;
     *out = strtod(s, &end);
     if (s[0] == '\0' || *end != '\0' || !(*out >= lo && *out <= hi)) {
-        fprintf(stderr, "dtrain data: %s %s: expected a number in [%g, %g]\n", opt, s, lo, hi);
+        fprintf(stderr, "dtrain data: %s %s: expected a number in [%.10g, %.10g]\n", opt, s, lo,
+                hi);
         return 0;
     }
     return 1;
@@ -232,27 +233,33 @@ static int verify_splits(const char *dir, const cJSON *splits)
     return bad;
 }
 
-static int run_info(const char *dir)
+/* The manifest of `dir`, parsed; NULL after setting the error. */
+static cJSON *load_manifest(const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     FILE *const f = fopen(path, "rb");
     if (!f) {
         dt_error_set(DT_ERR_IO, "%s is not a shard set: cannot open %s", dir, path);
-        return fail();
+        return NULL;
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *const mem = open_memstream(&text, &len);
-    for (int c; (c = fgetc(f)) != EOF;) fputc(c, mem);
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    char *const text = len >= 0 ? calloc((size_t)len + 1, 1) : NULL;
+    const int ok = text && fseek(f, 0, SEEK_SET) == 0 &&
+                   fread(text, 1, (size_t)len, f) == (size_t)len;
     fclose(f);
-    fclose(mem);
-    cJSON *const m = cJSON_Parse(text);
+    cJSON *const m = ok ? cJSON_Parse(text) : NULL;
     free(text);
-    if (!m) {
-        dt_error_set(DT_ERR_DATA, "manifest %s is not valid JSON", path);
-        return fail();
-    }
+    if (!m) dt_error_set(DT_ERR_DATA, "manifest %s is unreadable or not valid JSON", path);
+    return m;
+}
+
+/* Print the manifest of `dir` and verify its splits: 0 ok, 1 failed. */
+static int run_info(const char *dir)
+{
+    cJSON *const m = load_manifest(dir);
+    if (!m) return fail();
 
     printf("%-10s %s\n", "shard set", dir);
     printf("%-10s %s\n", "name", str_or(m, "name", "?"));

@@ -283,16 +283,23 @@ static dt_status mkdir_p(const char *dir)
     return DT_OK;
 }
 
-/* Whether `name` is a file this writer makes: SPLIT-NNNNN.h5, or one of
- * its temporaries (.anything.tmp). */
-static int ours(const char *name)
+/* Whether the first len chars of `name` are SPLIT-NNNNN.h5. */
+static int shard_name(const char *name, size_t len)
 {
-    const size_t len = strlen(name);
-    if (name[0] == '.' && len > 5 && strcmp(name + len - 4, ".tmp") == 0) return 1;
-    if (len < 10 || strcmp(name + len - 3, ".h5") != 0 || name[len - 9] != '-') return 0;
+    if (len < 10 || strncmp(name + len - 3, ".h5", 3) != 0 || name[len - 9] != '-') return 0;
     for (size_t i = len - 8; i < len - 3; i++)
         if (name[i] < '0' || name[i] > '9') return 0;
     return 1;
+}
+
+/* Whether `name` is a file this writer makes: a shard, or a temporary
+ * shard or manifest (".NAME.tmp"). */
+static int ours(const char *name)
+{
+    const size_t len = strlen(name);
+    if (shard_name(name, len)) return 1;
+    if (name[0] != '.' || len < 6 || strcmp(name + len - 4, ".tmp") != 0) return 0;
+    return strcmp(name, ".manifest.json.tmp") == 0 || shard_name(name + 1, len - 5);
 }
 
 /* Make `dir` an empty shard set: the manifest goes first, so that from
@@ -432,7 +439,8 @@ static void dir_base_name(const char *dir, char *out, size_t cap)
 static cJSON *shape_json(const dt_shape *s)
 {
     cJSON *const a = cJSON_CreateArray();
-    for (int i = 0; i < s->ndim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->dim[i]));
+    for (int i = 0; i < s->ndim; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->dim[i]));
     return a;
 }
 

@@ -48,12 +48,16 @@ typedef struct dt_pass {
     int64_t step;         /* optimizer step, for RNG keys */
     uint64_t seed;
     int training;
+    /* Backward writes parameter gradients instead of adding to them (the
+     * first micro-step of an optimizer step), which saves zeroing them. */
+    int overwrite_grads;
 } dt_pass;
 
 typedef struct dt_layer dt_layer;
 
 typedef struct dt_layer_ops {
     const char *kind;
+    int multi_input; /* reads every x[i] (add, concat); others read x[0] only */
     /* Read the layer's own config keys, check the input shapes, set
      * out_shape and declare parameters with dt_layer_add_param. */
     dt_status (*setup)(dt_layer *l, dt_cfg *cfg);

@@ -45,12 +45,17 @@ static void linear_backward(dt_layer *l, const dt_pass *p)
 {
     const int in = (int)dt_shape_numel(&l->in_shape[0]), out = (int)l->units;
     const int n = (int)p->n;
-    if (n == 0) return;
+    const float beta = p->overwrite_grads ? 0.0f : 1.0f;
+    if (n == 0) {
+        for (int k = 0; p->overwrite_grads && k < l->n_params; k++)
+            p->be->fill(l->params[k].grad, 0.0f, dt_shape_numel(&l->params[k].shape));
+        return;
+    }
 
     /* dW (out, in) += dy^T x ; db += column sums of dy ; dx += dy W */
-    p->be->gemm(1, 0, out, in, n, 1.0f, l->dout, out, l->x[0], in, 1.0f, l->params[0].grad,
+    p->be->gemm(1, 0, out, in, n, 1.0f, l->dout, out, l->x[0], in, beta, l->params[0].grad,
                 in);
-    if (l->n_params > 1) p->be->sum_rows(l->params[1].grad, l->dout, n, out, 1.0f);
+    if (l->n_params > 1) p->be->sum_rows(l->params[1].grad, l->dout, n, out, beta);
     if (l->dx[0])
         p->be->gemm(0, 0, n, in, out, 1.0f, l->dout, out, l->params[0].data, in, 1.0f, l->dx[0],
                     in);

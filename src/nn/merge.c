@@ -36,6 +36,7 @@ static void add_backward(dt_layer *l, const dt_pass *p)
 
 const dt_layer_ops dt_add_ops = {
     .kind = "add",
+    .multi_input = 1,
     .setup = add_setup,
     .forward = add_forward,
     .backward = add_backward,
@@ -88,6 +89,7 @@ static void concat_backward(dt_layer *l, const dt_pass *p)
 
 const dt_layer_ops dt_concat_ops = {
     .kind = "concat",
+    .multi_input = 1,
     .setup = concat_setup,
     .forward = concat_forward,
     .backward = concat_backward,

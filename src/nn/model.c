@@ -57,6 +57,11 @@ static dt_status build_layer(dt_model *m, dt_cfg *lc, int i, const dt_shape *in)
         return dt_cfg_error(lc, "a unique layer name", "'%s' used twice", l->name);
 
     DT_TRY(resolve_inputs(m, l, lc, in));
+    /* A single-input kind given several would silently drop all but one. */
+    if (l->n_in > 1 && !ops->multi_input)
+        return dt_cfg_error(dt_cfg_get(lc, "inputs"), "one input for a layer of this kind",
+                            "%d inputs to '%s' (%s); only add and concat merge inputs",
+                            l->n_in, l->name, kind);
     const dt_status s = ops->setup(l, lc);
     if (s != DT_OK)
         return dt_error_prefix(s, "layer '%s' (%s, %s): ", l->name, kind,
@@ -191,7 +196,8 @@ void dt_model_backward(dt_model *m, const dt_pass *p, dt_grad_ready_fn ready, vo
     }
     for (int i = m->n_layers - 1; i >= 0; i--) {
         dt_layer *l = m->layers[i];
-        for (int k = 0; k < l->n_in; k++) l->dx[k] = l->in[k] < 0 ? NULL : m->layers[l->in[k]]->dout;
+        for (int k = 0; k < l->n_in; k++)
+            l->dx[k] = l->in[k] < 0 ? NULL : m->layers[l->in[k]]->dout;
         l->ops->backward(l, p);
         if (ready && l->n_params) ready(ctx, l->params[0].offset);
     }

@@ -49,8 +49,8 @@ void dt_model_forward(dt_model *m, const float *x, const dt_pass *p);
  * parameter: the gradients from there to the end of the buffer are final. */
 typedef void (*dt_grad_ready_fn)(void *ctx, int64_t offset);
 
-/* Backward from the output gradient; gradients are ADDED into m->grads.
- * `ready` may be NULL. */
+/* Backward from the output gradient; gradients are added into m->grads, or
+ * written when p->overwrite_grads is set. `ready` may be NULL. */
 void dt_model_backward(dt_model *m, const dt_pass *p, dt_grad_ready_fn ready, void *ctx);
 
 void dt_model_zero_grads(dt_model *m);

@@ -63,11 +63,13 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     const int64_t acc = s->ts.accumulation;
     double sums[2] = {0.0, 0.0}; /* loss, correct */
 
-    dt_model_zero_grads(m);
+    /* Every parameter belongs to a layer that writes its gradient on the
+     * first micro-step, so the gradients need no zeroing. */
     for (int64_t a = 0; a < acc; a++) {
         const int64_t lo = a * n / acc, hi = (a + 1) * n / acc;
         const dt_pass p = {.be = m->be, .n = hi - lo, .index = index + lo,
-                           .step = s->optim->step, .seed = s->seed, .training = 1};
+                           .step = s->optim->step, .seed = s->seed, .training = 1,
+                           .overwrite_grads = a == 0};
         dt_model_forward(m, x + lo * t->in_numel, &p);
         const dt_loss_sums ls = dt_loss_compute(&s->loss, m->be, dt_model_output(m),
                                                 y + lo * t->y_dim, p.n, 1.0f / (float)global_n,

@@ -21,6 +21,8 @@ CASES = [
     ("sgd_plain", torch.optim.SGD, dict(lr=0.1), None),
     ("sgd_momentum_dampening", torch.optim.SGD,
      dict(lr=0.1, momentum=0.9, dampening=0.3), None),
+    ("sgd_full_dampening", torch.optim.SGD,
+     dict(lr=0.1, momentum=0.9, dampening=1.0), None),
     ("sgd_nesterov_wd", torch.optim.SGD,
      dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01), None),
     ("sgd_weight_decay", torch.optim.SGD, dict(lr=0.1, weight_decay=0.1), None),
@@ -51,8 +53,10 @@ def run(opt_cls, kwargs, step_lr):
 def main():
     print(f"/* torch {torch.__version__} */")
     for name, cls, kwargs, step_lr in CASES:
-        print(f"/* {name}: torch.optim.{cls.__name__}({kwargs})"
-              + (f", StepLR({step_lr})" if step_lr else "") + " */")
+        args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+        sched = ", StepLR(" + ", ".join(f"{k}={v}" for k, v in step_lr.items()) + ")" \
+            if step_lr else ""
+        print(f"/* {name}: torch.optim.{cls.__name__}({args}){sched} */")
         print(f"static const double k_{name}[{len(GRADS)}][{len(P0)}] = {{")
         for row in run(cls, kwargs, step_lr):
             print("    {" + ", ".join(f"{v:.17g}" for v in row) + "},")
