@@ -29,6 +29,8 @@ int dt_cli_parse(int argc, char **argv, const char *usage, dt_cli *out)
             out->steps = atoi(argv[++i]);
         } else if (strcmp(a, "--warmup") == 0 && i + 1 < argc) {
             out->warmup = atoi(argv[++i]);
+        } else if (strcmp(a, "--sgemm") == 0) {
+            out->sgemm = 1;
         } else if (strcmp(a, "--intervals") == 0 && i + 1 < argc) {
             out->intervals = atoi(argv[++i]);
         } else if (a[0] == '-') {

@@ -11,6 +11,7 @@ typedef struct dt_cli {
     int n_overrides;
     const char *checkpoint; /* --checkpoint FILE */
     int steps, warmup, intervals; /* bench: --steps, --warmup, --intervals */
+    int sgemm;                    /* bench: --sgemm, time the GEMMs alone */
     int help;
     char command_line[4096];
 } dt_cli;

@@ -6,6 +6,7 @@
  * loader runs in the background during training. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -70,10 +71,52 @@ static dt_status run_bench(dt_session *s, const dt_cli *cli, double *rates, int 
     return st;
 }
 
+/* The rate of the backend's GEMM alone on the shapes of the model's linear
+ * layers at this rank's batch: forward, weight gradient and (except for a
+ * layer reading the model input) input gradient, as a training step does.
+ * This is the ceiling the whole step is compared with. */
+static double sgemm_rate(const dt_session *s, int64_t n, int steps)
+{
+    const dt_model *m = s->model;
+    const dt_backend *be = m->be;
+    int64_t widest = 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const int64_t in = dt_shape_numel(&m->layers[i]->in_shape[0]);
+        widest = in > widest ? in : widest;
+        widest = m->layers[i]->units > widest ? m->layers[i]->units : widest;
+    }
+    float *a = be->alloc((size_t)(n * widest) * sizeof(float));
+    float *b = be->alloc((size_t)(n * widest) * sizeof(float));
+    double best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        double flops = 0.0;
+        const double t0 = dt_now();
+        for (int it = 0; it < steps; it++)
+            for (int i = 0; i < m->n_layers; i++) {
+                const dt_layer *l = m->layers[i];
+                if (strcmp(l->ops->kind, "linear") != 0) continue;
+                const int in = (int)dt_shape_numel(&l->in_shape[0]), out = (int)l->units;
+                float *w = l->params[0].data, *dw = l->params[0].grad;
+                be->gemm(0, 1, (int)n, out, in, 1.0f, a, in, w, in, 0.0f, b, out);
+                be->gemm(1, 0, out, in, (int)n, 1.0f, b, out, a, in, 0.0f, dw, in);
+                flops += 4.0 * (double)n * in * out;
+                if (l->in[0] >= 0) {
+                    be->gemm(0, 0, (int)n, in, out, 1.0f, b, out, w, in, 0.0f, a, in);
+                    flops += 2.0 * (double)n * in * out;
+                }
+            }
+        const double rate = flops / (dt_now() - t0) / 1e9;
+        best = rate > best ? rate : best;
+    }
+    be->free(a);
+    be->free(b);
+    return best;
+}
+
 int dt_cmd_bench(int argc, char **argv)
 {
     static const char usage[] = "dtrain bench CONFIG [--steps N] [--warmup N] [--intervals N] "
-                                "[key=value ...]";
+                                "[--sgemm] [key=value ...]";
     dt_cli cli;
     int rc = dt_cli_parse(argc, argv, usage, &cli);
     if (rc || cli.help) return rc;
@@ -86,6 +129,18 @@ int dt_cmd_bench(int argc, char **argv)
     dt_comm *comm;
     dt_session *s;
     if ((rc = dt_cli_start(&argc, &argv, &cli, 0, &comm, &s))) return rc;
+
+    if (cli.sgemm) {
+        int64_t lo, hi;
+        dt_sampler_slice(s->ts.batch_size, dt_comm_rank(comm), dt_comm_size(comm), &lo, &hi);
+        const double g = sgemm_rate(s, hi - lo, cli.steps);
+        if (dt_comm_rank(comm) == 0)
+            printf("sgemm: gflops=%.2f batch=%lld threads=%d (GEMMs of the linear layers "
+                   "alone, best of 5 x %d steps)\n", g, (long long)(hi - lo), s->threads,
+                   cli.steps);
+        dt_cli_finish(comm, s);
+        return 0;
+    }
 
     double rates[1000];
     int n_rates = 0;
