@@ -40,6 +40,41 @@ static void synth_batch(const dt_session *s, int64_t n, int64_t lo, float *x, fl
     }
 }
 
+/* Seconds one blocking MPI_Allreduce of the whole gradient takes (median of
+ * 9), the cost the overlapped reducer would pay with no overlap at all. */
+static double blocking_allreduce_s(const dt_session *s)
+{
+    const int64_t n = s->model->n_params;
+    float *g = dt_calloc((size_t)n, sizeof(float));
+    double t[9];
+    for (int k = 0; k < 9; k++) {
+        MPI_Barrier(dt_comm_mpi(s->comm));
+        const double t0 = MPI_Wtime();
+        MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, dt_comm_mpi(s->comm));
+        t[k] = MPI_Wtime() - t0;
+    }
+    free(g);
+    qsort(t, 9, sizeof *t, cmp_double);
+    return t[4];
+}
+
+/* What the all-reduce costs the step: the time still spent waiting at the
+ * end of backward (which includes waiting for the slowest rank), next to a
+ * blocking all-reduce of every gradient on synchronized ranks. Running the
+ * bench again with dist.bucket_mb=4096 (one bucket, started when backward
+ * ends) gives the step time without overlap. */
+static void report_overlap(const dt_session *s, const dt_trainer *t, int64_t steps)
+{
+    if (dt_comm_size(s->comm) == 1 || steps <= 0) return;
+    const dt_reducer_stats st = dt_trainer_reducer_stats(t);
+    const double wait = st.wait_s / (double)steps, full = blocking_allreduce_s(s);
+    if (dt_comm_rank(s->comm) != 0) return;
+    printf("  all-reduce: %.3f ms/step waiting after backward (%.1f of %lld buckets started "
+           "during backward); a blocking all-reduce of all %lld gradients takes %.3f ms\n",
+           1e3 * wait, (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
+           (long long)s->model->n_params, 1e3 * full);
+}
+
 static dt_status run_bench(dt_session *s, const dt_cli *cli, double *rates, int *n_rates)
 {
     const int64_t B = s->ts.batch_size, world = dt_comm_size(s->comm);
@@ -64,6 +99,7 @@ static dt_status run_bench(dt_session *s, const dt_cli *cli, double *rates, int 
         if (st == DT_OK) st = dt_comm_barrier(s->comm);
         rates[(*n_rates)++] = (double)(B * cli->steps) / (dt_now() - t0);
     }
+    if (st == DT_OK) report_overlap(s, t, (int64_t)(cli->warmup + cli->intervals * cli->steps));
     dt_trainer_destroy(t);
     free(x);
     free(y);
