@@ -164,6 +164,7 @@ report_header() {
     echo
     echo "- host: $(hostname), $(nproc) cores, ${cpu:-unknown CPU}"
     echo "- dtrain: ${dtrain_v:-?} ($DTRAIN); PyTorch: $torch_v"
+    echo "- OpenBLAS kernels (both sides): ${OPENBLAS_CORETYPE:-library default}"
     echo "- samples/s: median of 5 intervals after 5 warm-up steps; best thread setting"
     echo
     echo "| batch | optimizer | PyTorch samples/s (setting) | dtrain samples/s (layout)" \
@@ -171,8 +172,20 @@ report_header() {
     echo "|---:|---|---:|---:|---:|---:|---:|---:|"
 }
 
+# Both sides call the same OpenBLAS. On a CPU newer than the library it
+# falls back to generic kernels; dtrain then asks for the right ones
+# (OPENBLAS_CORETYPE, see `dtrain --version`), and PyTorch must get the
+# same kernels or the comparison measures the library's CPU table.
+blas_kernels() {
+    "$DTRAIN" --version 2>/dev/null | sed -n 's/^blas: .*; kernels \([A-Za-z0-9]*\).*/\1/p'
+}
+
 main() {
     [ -x "$DTRAIN" ] || { log "no dtrain executable at $DTRAIN (usage: $0 [DTRAIN])"; exit 2; }
+    local kernels
+    kernels=$(blas_kernels)
+    if [ -n "$kernels" ]; then export OPENBLAS_CORETYPE=$kernels; fi
+    log "OpenBLAS kernels for both sides: ${kernels:-library default}"
     command -v mpiexec >/dev/null || log "mpiexec not found; the 2-rank layout will fail"
     ensure_torch
 

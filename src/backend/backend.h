@@ -124,4 +124,11 @@ int dt_backend_cpu_threads(void);
  * process may run on, shared among the `local_ranks` ranks of the node. */
 int dt_backend_cpu_default_threads(int local_ranks);
 
+/* The OpenBLAS kernel set to ask for (a value for OPENBLAS_CORETYPE) when
+ * the library failed to recognize this CPU and fell back to kernels far
+ * below what it supports; NULL when all is well or the user chose. */
+const char *dt_backend_cpu_blas_core_hint(void);
+/* OpenBLAS's build configuration and the kernels in use, for reports. */
+const char *dt_backend_cpu_blas_description(void);
+
 #endif

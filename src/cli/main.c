@@ -1,8 +1,11 @@
 /* dtrain: the command-line entry point. It only dispatches to a
  * subcommand; each lives in a file of its own (cmd_*.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "core/version.h"
 
@@ -26,8 +29,20 @@ static void usage(FILE *out)
     fprintf(out, "\n  dtrain --version\n\nRun `dtrain COMMAND --help` for a command's options.\n");
 }
 
+/* OpenBLAS chooses its kernels when it loads; if it chose generic ones on a
+ * CPU it did not recognize, start again with the right ones requested. The
+ * environment variable is then set, so this happens at most once. */
+static void restart_for_blas_kernels(char **argv)
+{
+    const char *core = dt_backend_cpu_blas_core_hint();
+    if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on as we are */
+}
+
 int main(int argc, char **argv)
 {
+    restart_for_blas_kernels(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -35,6 +50,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("dtrain %s (commit %s)\nbackends: cpu (OpenBLAS + OpenMP)\ncommunicators: MPI\n",
                DT_VERSION, DT_GIT_COMMIT);
+        printf("blas: %s\n", dt_backend_cpu_blas_description());
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++)
