@@ -83,13 +83,16 @@ compare() {
   read -r type split xk yk <<<"$(metric_spec "$metric")"
   [ "$split" = - ] && split=""
   local plots="" i=0
+  local colors=('#1f77b4' '#ff7f0e' '#2ca02c' '#d62728' '#9467bd' '#8c564b' '#e377c2'
+                '#7f7f7f' '#bcbd22' '#17becf' '#000000')
   for spec in "${runs[@]}"; do
     local dir=${spec%%=*} label
     label=$(basename "$dir")
     [ "$spec" != "$dir" ] && label=${spec#*=}
     [ -f "$dir/metrics.jsonl" ] || { echo "plot.sh: no $dir/metrics.jsonl" >&2; exit 1; }
     field_rows "$type" "$split" "$xk" "$yk" "$dir/metrics.jsonl" >"$tmp/c$i"
-    plots+="${plots:+, }'$tmp/c$i' using 1:2 with lines lw 2 title '$label'"
+    local color=${colors[$((i % ${#colors[@]}))]} dash=$((i / ${#colors[@]} + 1))
+    plots+="${plots:+, }'$tmp/c$i' using 1:2 with lines lw 2 dt $dash lc rgb '$color' title '$label'"
     i=$((i + 1))
   done
   local ylabel=${metric//_/ }
