@@ -47,6 +47,19 @@ typedef struct dt_adam_args {
     int64_t step;  /* 1-based, for bias correction */
 } dt_adam_args;
 
+/* Adagrad, Adadelta and RMSprop (update rules in optim/optim.h). */
+typedef struct dt_adagrad_args {
+    float lr, eps, weight_decay; /* lr: the decayed rate of this step */
+} dt_adagrad_args;
+
+typedef struct dt_adadelta_args {
+    float lr, rho, eps, weight_decay;
+} dt_adadelta_args;
+
+typedef struct dt_rmsprop_args {
+    float lr, alpha, eps, weight_decay, momentum;
+} dt_rmsprop_args;
+
 typedef struct dt_backend {
     const char *name;
     dt_device device;
@@ -111,6 +124,22 @@ typedef struct dt_backend {
     void (*sgd_step)(float *p, const float *g, float *v, int64_t n, const dt_sgd_args *a);
     void (*adam_step)(float *p, const float *g, float *m, float *v, int64_t n,
                       const dt_adam_args *a);
+
+    /* More optimizer steps over flat buffers (see optim/optim.h). State
+     * buffers an option does not use are NULL (rmsprop: buf without
+     * momentum, gavg unless centered). */
+    void (*amsgrad_step)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n,
+                         const dt_adam_args *a);
+    void (*adagrad_step)(float *p, const float *g, float *sum, int64_t n,
+                         const dt_adagrad_args *a);
+    void (*adadelta_step)(float *p, const float *g, float *sq, float *acc, int64_t n,
+                          const dt_adadelta_args *a);
+    void (*rmsprop_step)(float *p, const float *g, float *sq, float *buf, float *gavg,
+                         int64_t n, const dt_rmsprop_args *a);
+    /* LAMB's direction before the trust ratio: updates m and v as Adam
+     * does and writes u = m_hat / (sqrt(v_hat) + eps) + weight_decay * p. */
+    void (*lamb_direction)(const float *p, const float *g, float *m, float *v, float *u,
+                           int64_t n, const dt_adam_args *a);
 } dt_backend;
 
 /* The CPU backend (always present). */

@@ -71,6 +71,8 @@ struct dt_dataset {
     shard *shards;
     int64_t x_numel; /* floats per sample in x */
     layout lx, ly;
+    int64_t *map; /* dt_dataset_restrict: sample i is row map[i] of the split */
+    int64_t rows; /* rows in the split's shards */
 };
 
 /* A requested sample: where it lives and where it goes. */
@@ -538,6 +540,7 @@ void dt_dataset_close(dt_dataset *ds)
     }
     dt_h5_unlock();
     free(ds->shards);
+    free(ds->map);
     free(ds);
 }
 
@@ -670,12 +673,48 @@ static dt_status gather(const dt_dataset *ds, const layout *lay, const want *w, 
     return s;
 }
 
+static dt_status read_rows(dt_dataset *ds, const int64_t *index, int n, float *x, float *y);
+
+dt_status dt_dataset_restrict(dt_dataset *ds, const int64_t *rows, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (rows[i] < 0 || rows[i] >= ds->info.count)
+            return dt_error_set(DT_ERR_ARG, "row %lld is outside split %s of %s (%lld samples)",
+                                (long long)rows[i], ds->split, ds->info.name,
+                                (long long)ds->info.count);
+    if (!ds->map) ds->rows = ds->info.count;
+    int64_t *map = dt_calloc((size_t)(n ? n : 1), sizeof *map);
+    for (int64_t i = 0; i < n; i++) map[i] = ds->map ? ds->map[rows[i]] : rows[i];
+    free(ds->map);
+    ds->map = map;
+    ds->info.count = n;
+    return DT_OK;
+}
+
 dt_status dt_dataset_read(dt_dataset *ds, const int64_t *index, int n, float *x, float *y)
+{
+    if (!ds->map || n <= 0) return read_rows(ds, index, n, x, y);
+    int64_t *rows = dt_calloc((size_t)n, sizeof *rows);
+    dt_status s = DT_OK;
+    for (int i = 0; i < n && s == DT_OK; i++) {
+        if (index[i] < 0 || index[i] >= ds->info.count)
+            s = dt_error_set(DT_ERR_ARG, "sample %lld is outside the %lld samples kept of "
+                             "split %s of %s", (long long)index[i], (long long)ds->info.count,
+                             ds->split, ds->info.name);
+        else
+            rows[i] = ds->map[index[i]];
+    }
+    if (s == DT_OK) s = read_rows(ds, rows, n, x, y);
+    free(rows);
+    return s;
+}
+
+static dt_status read_rows(dt_dataset *ds, const int64_t *index, int n, float *x, float *y)
 {
     if (n <= 0) return DT_OK;
     want *const w = dt_calloc((size_t)n, sizeof *w);
     for (int i = 0; i < n; i++) {
-        if (index[i] < 0 || index[i] >= ds->info.count) {
+        if (index[i] < 0 || index[i] >= (ds->map ? ds->rows : ds->info.count)) {
             free(w);
             return dt_error_set(DT_ERR_ARG, "sample %lld is outside split %s of %s (%lld "
                                 "samples)", (long long)index[i], ds->split, ds->info.name,

@@ -59,4 +59,9 @@ const dt_dataset_info *dt_dataset_get_info(const dt_dataset *ds);
  * respect to other HDF5 use in dtrain (takes the HDF5 lock). */
 dt_status dt_dataset_read(dt_dataset *ds, const int64_t *index, int n, float *x, float *y);
 
+/* Keep only rows[0..n) of the split (indices into the split as it is now,
+ * e.g. the training part of a validation hold-out): afterwards the split
+ * has n samples and sample i is row rows[i]. */
+dt_status dt_dataset_restrict(dt_dataset *ds, const int64_t *rows, int64_t n);
+
 #endif

@@ -1,13 +1,35 @@
-/* Optimizer configuration, learning-rate schedules and the update step. */
+/* Optimizer configuration, learning-rate schedules, gradient clipping and
+ * the update step over parameter groups. The update rules are written out
+ * in optim.h; the element-wise work is done by backend ops. */
 #include "optim/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
-static const char *const g_optim_names[] = {"sgd", "adam", "adamw", NULL};
-static const char *const g_sched_names[] = {"constant", "cosine", "step", NULL};
+static const char *const g_optim_names[] = {"sgd",     "adam", "adamw", "adagrad", "adadelta",
+                                            "rmsprop", "lars", "lamb",  NULL};
+static const char *const g_sched_names[] = {"constant",    "cosine", "step", "multistep",
+                                            "exponential", "linear", NULL};
 
 const char *dt_optim_name(dt_optim_kind k) { return g_optim_names[k]; }
+
+/* ---- reading the config ---- */
+
+static dt_status read_milestones(dt_cfg *s, dt_optim *o)
+{
+    int n = DT_OPTIM_MAX_MILESTONES;
+    DT_TRY(dt_cfg_int_list(s, "milestones", o->milestones, &n));
+    o->n_milestones = n;
+    if (n == 0)
+        return dt_cfg_error(s, "a list 'milestones' of increasing steps for kind multistep",
+                            "none");
+    for (int i = 0; i < n; i++)
+        if (o->milestones[i] < 1 || (i && o->milestones[i] <= o->milestones[i - 1]))
+            return dt_cfg_error(dt_cfg_get(s, "milestones"), "increasing steps >= 1",
+                                "%lld at position %d", (long long)o->milestones[i], i);
+    return DT_OK;
+}
 
 static dt_status read_schedule(dt_cfg *cfg, dt_optim *o)
 {
@@ -20,108 +42,364 @@ static dt_status read_schedule(dt_cfg *cfg, dt_optim *o)
         DT_TRY(dt_cfg_enum(s, "kind", "constant", g_sched_names, &kind));
     }
     o->sched = (dt_sched_kind)kind;
+    o->step_size = 1000;
+    o->restart_mult = 1.0;
     DT_TRY(dt_cfg_int(s, "warmup_steps", 0, 0, INT64_MAX, &o->warmup_steps));
-    DT_TRY(dt_cfg_int(s, "step_size", 1000, 1, INT64_MAX, &o->step_size));
-    DT_TRY(dt_cfg_float(s, "gamma", 0.1, 0.0, 1.0, &o->gamma));
-    DT_TRY(dt_cfg_float(s, "min_lr", 0.0, 0.0, 1e6, &o->min_lr));
+    switch (o->sched) {
+    case DT_SCHED_CONSTANT: break;
+    case DT_SCHED_STEP:
+        DT_TRY(dt_cfg_int(s, "step_size", 1000, 1, INT64_MAX, &o->step_size));
+        DT_TRY(dt_cfg_float(s, "gamma", 0.1, 0.0, 1.0, &o->gamma));
+        break;
+    case DT_SCHED_MULTISTEP:
+        DT_TRY(read_milestones(s, o));
+        DT_TRY(dt_cfg_float(s, "gamma", 0.1, 0.0, 1.0, &o->gamma));
+        break;
+    case DT_SCHED_EXPONENTIAL:
+        DT_TRY(dt_cfg_float(s, "gamma", 0.99, 0.0, 1.0, &o->gamma));
+        break;
+    case DT_SCHED_COSINE:
+        DT_TRY(dt_cfg_int(s, "restart_steps", 0, 0, INT64_MAX, &o->restart_steps));
+        DT_TRY(dt_cfg_float(s, "restart_mult", 1.0, 1.0, 1e3, &o->restart_mult));
+        DT_TRY(dt_cfg_float(s, "min_lr", 0.0, 0.0, 1e6, &o->min_lr));
+        break;
+    case DT_SCHED_LINEAR:
+        DT_TRY(dt_cfg_float(s, "min_lr", 0.0, 0.0, 1e6, &o->min_lr));
+        break;
+    }
     return DT_OK;
+}
+
+static double default_lr(dt_optim_kind k)
+{
+    switch (k) {
+    case DT_OPTIM_SGD:
+    case DT_OPTIM_ADAGRAD:
+    case DT_OPTIM_RMSPROP: return 0.01;
+    case DT_OPTIM_ADADELTA: return 1.0;
+    case DT_OPTIM_LARS: return 0.1;
+    default: return 0.001;
+    }
+}
+
+static dt_status read_sgd(dt_cfg *cfg, dt_optim *o)
+{
+    DT_TRY(dt_cfg_float(cfg, "momentum", 0.0, 0.0, 1.0, &o->momentum));
+    DT_TRY(dt_cfg_float(cfg, "dampening", 0.0, 0.0, 1.0, &o->dampening));
+    DT_TRY(dt_cfg_bool(cfg, "nesterov", 0, &o->nesterov));
+    if (o->nesterov && (o->momentum <= 0.0 || o->dampening != 0.0))
+        return dt_cfg_error(dt_cfg_get(cfg, "nesterov"), "momentum > 0 and dampening 0 with "
+                            "nesterov", "momentum %g, dampening %g", o->momentum, o->dampening);
+    return DT_OK;
+}
+
+static dt_status read_betas(dt_cfg *cfg, dt_optim *o, double eps)
+{
+    DT_TRY(dt_cfg_float(cfg, "beta1", 0.9, 0.0, 0.999999999, &o->beta1));
+    DT_TRY(dt_cfg_float(cfg, "beta2", 0.999, 0.0, 0.999999999, &o->beta2));
+    return dt_cfg_float(cfg, "eps", eps, 0.0, 1.0, &o->eps);
+}
+
+/* The keys of each kind; keys of other kinds stay unread, so the
+ * unknown-key check reports them instead of their being ignored. */
+static dt_status read_kind_keys(dt_cfg *cfg, dt_optim *o)
+{
+    switch (o->kind) {
+    case DT_OPTIM_SGD: return read_sgd(cfg, o);
+    case DT_OPTIM_ADAM:
+    case DT_OPTIM_ADAMW:
+        DT_TRY(dt_cfg_bool(cfg, "amsgrad", 0, &o->amsgrad));
+        return read_betas(cfg, o, 1e-8);
+    case DT_OPTIM_LAMB: return read_betas(cfg, o, 1e-6);
+    case DT_OPTIM_ADAGRAD:
+        DT_TRY(dt_cfg_float(cfg, "lr_decay", 0.0, 0.0, 1e6, &o->lr_decay));
+        DT_TRY(dt_cfg_float(cfg, "initial_accumulator", 0.0, 0.0, 1e6,
+                            &o->initial_accumulator));
+        return dt_cfg_float(cfg, "eps", 1e-10, 0.0, 1.0, &o->eps);
+    case DT_OPTIM_ADADELTA:
+        DT_TRY(dt_cfg_float(cfg, "rho", 0.9, 0.0, 1.0, &o->rho));
+        return dt_cfg_float(cfg, "eps", 1e-6, 1e-30, 1.0, &o->eps);
+    case DT_OPTIM_RMSPROP:
+        DT_TRY(dt_cfg_float(cfg, "alpha", 0.99, 0.0, 1.0, &o->alpha));
+        DT_TRY(dt_cfg_float(cfg, "eps", 1e-8, 0.0, 1.0, &o->eps));
+        DT_TRY(dt_cfg_bool(cfg, "centered", 0, &o->centered));
+        return dt_cfg_float(cfg, "momentum", 0.0, 0.0, 1.0, &o->momentum);
+    case DT_OPTIM_LARS:
+        DT_TRY(dt_cfg_float(cfg, "momentum", 0.9, 0.0, 1.0, &o->momentum));
+        DT_TRY(dt_cfg_float(cfg, "trust_coefficient", 0.001, 0.0, 1e6, &o->trust_coefficient));
+        return dt_cfg_float(cfg, "eps", 1e-9, 0.0, 1.0, &o->eps);
+    }
+    return DT_OK;
+}
+
+static dt_status read_common(dt_cfg *cfg, dt_optim *o)
+{
+    int kind;
+    DT_TRY(dt_cfg_enum(cfg, "kind", "adam", g_optim_names, &kind));
+    o->kind = (dt_optim_kind)kind;
+    DT_TRY(dt_cfg_float(cfg, "lr", default_lr(o->kind), 0.0, 1e6, &o->lr));
+    DT_TRY(dt_cfg_float(cfg, "weight_decay", 0.0, 0.0, 1e6, &o->weight_decay));
+    DT_TRY(dt_cfg_bool(cfg, "no_decay_bias_norm", 0, &o->no_decay_bias_norm));
+    DT_TRY(dt_cfg_float(cfg, "clip_grad_norm", 0.0, 0.0, 1e12, &o->clip_grad_norm));
+    DT_TRY(dt_cfg_int(cfg, "lr_reference_batch", 0, 0, INT64_MAX, &o->lr_reference_batch));
+    DT_TRY(read_kind_keys(cfg, o));
+    return read_schedule(cfg, o);
+}
+
+/* ---- state buffers ---- */
+
+static void add_state(dt_optim *o, const char *name, float init)
+{
+    const int64_t n = o->n ? o->n : 1;
+    o->state_names[o->n_state] = name;
+    o->state[o->n_state] = o->be->alloc((size_t)n * sizeof(float));
+    if (init != 0.0f) o->be->fill(o->state[o->n_state], init, n);
+    o->n_state++;
+}
+
+static void alloc_state(dt_optim *o)
+{
+    switch (o->kind) {
+    case DT_OPTIM_SGD:
+    case DT_OPTIM_LARS:
+        if (o->momentum != 0.0) add_state(o, "momentum", 0.0f);
+        break;
+    case DT_OPTIM_ADAM:
+    case DT_OPTIM_ADAMW:
+    case DT_OPTIM_LAMB:
+        add_state(o, "exp_avg", 0.0f);
+        add_state(o, "exp_avg_sq", 0.0f);
+        if (o->amsgrad) add_state(o, "max_exp_avg_sq", 0.0f);
+        break;
+    case DT_OPTIM_ADAGRAD: add_state(o, "sum", (float)o->initial_accumulator); break;
+    case DT_OPTIM_ADADELTA:
+        add_state(o, "square_avg", 0.0f);
+        add_state(o, "acc_delta", 0.0f);
+        break;
+    case DT_OPTIM_RMSPROP:
+        add_state(o, "square_avg", 0.0f);
+        if (o->momentum != 0.0) add_state(o, "momentum_buffer", 0.0f);
+        if (o->centered) add_state(o, "grad_avg", 0.0f);
+        break;
+    }
 }
 
 dt_status dt_optim_create(dt_cfg *cfg, const dt_backend *be, int64_t n_params,
                           int64_t total_steps, dt_optim **out)
 {
-    int kind;
     dt_optim *o = dt_calloc(1, sizeof *o);
-    dt_status s;
     *out = NULL;
-#define READ(expr)                                                             \
-    if ((s = (expr)) != DT_OK) goto fail
-    READ(dt_cfg_enum(cfg, "kind", "adam", g_optim_names, &kind));
-    o->kind = (dt_optim_kind)kind;
-    READ(dt_cfg_float(cfg, "lr", kind == DT_OPTIM_SGD ? 0.01 : 0.001, 0.0, 1e6, &o->lr));
-    READ(dt_cfg_float(cfg, "weight_decay", 0.0, 0.0, 1e6, &o->weight_decay));
-    if (o->kind == DT_OPTIM_SGD) {
-        READ(dt_cfg_float(cfg, "momentum", 0.0, 0.0, 1.0, &o->momentum));
-        READ(dt_cfg_float(cfg, "dampening", 0.0, 0.0, 1.0, &o->dampening));
-        READ(dt_cfg_bool(cfg, "nesterov", 0, &o->nesterov));
-        if (o->nesterov && (o->momentum <= 0.0 || o->dampening != 0.0)) {
-            s = dt_cfg_error(dt_cfg_get(cfg, "nesterov"),
-                             "momentum > 0 and dampening 0 with nesterov", "momentum %g, "
-                             "dampening %g", o->momentum, o->dampening);
-            goto fail;
-        }
-    } else {
-        READ(dt_cfg_float(cfg, "beta1", 0.9, 0.0, 0.999999999, &o->beta1));
-        READ(dt_cfg_float(cfg, "beta2", 0.999, 0.0, 0.999999999, &o->beta2));
-        READ(dt_cfg_float(cfg, "eps", 1e-8, 0.0, 1.0, &o->eps));
+    const dt_status s = read_common(cfg, o);
+    if (s != DT_OK) {
+        free(o);
+        return s;
     }
-    READ(read_schedule(cfg, o));
-#undef READ
-
     o->be = be;
     o->n = n_params;
     o->total_steps = total_steps;
-    o->n_state = o->kind == DT_OPTIM_SGD ? (o->momentum != 0.0) : 2;
-    o->state_names[0] = o->kind == DT_OPTIM_SGD ? "momentum" : "exp_avg";
-    o->state_names[1] = "exp_avg_sq";
-    for (int i = 0; i < o->n_state; i++)
-        o->state[i] = be->alloc((size_t)(n_params ? n_params : 1) * sizeof(float));
+    o->lr_scale = 1.0;
+    o->last_grad_norm = -1.0;
+    alloc_state(o);
+    const dt_optim_group all = {.offset = 0, .n = n_params, .no_decay = 0};
+    dt_optim_set_groups(o, &all, 1);
     *out = o;
     return DT_OK;
-fail:
-    free(o);
-    return s;
 }
 
 void dt_optim_destroy(dt_optim *o)
 {
     if (!o) return;
     for (int i = 0; i < o->n_state; i++) o->be->free(o->state[i]);
+    if (o->scratch) o->be->free(o->scratch);
+    free(o->groups);
     free(o);
+}
+
+void dt_optim_set_groups(dt_optim *o, const dt_optim_group *groups, int n)
+{
+    free(o->groups);
+    o->groups = dt_calloc((size_t)(n ? n : 1), sizeof *groups);
+    memcpy(o->groups, groups, (size_t)n * sizeof *groups);
+    o->n_groups = n;
+    if (o->kind != DT_OPTIM_LARS && o->kind != DT_OPTIM_LAMB) return;
+    int64_t most = 1;
+    for (int i = 0; i < n; i++) most = groups[i].n > most ? groups[i].n : most;
+    if (o->scratch) o->be->free(o->scratch);
+    o->scratch = o->be->alloc((size_t)most * sizeof(float));
+}
+
+void dt_optim_set_batch(dt_optim *o, int64_t global_batch)
+{
+    o->lr_scale = o->lr_reference_batch ? (double)global_batch / (double)o->lr_reference_batch
+                                        : 1.0;
+}
+
+/* ---- schedules ---- */
+
+/* Cosine factor at post-warm-up step j: over the run, or within cycles of
+ * restart_steps that grow by restart_mult. */
+static double cosine_factor(const dt_optim *o, int64_t j)
+{
+    double pos = (double)j, len = (double)(o->total_steps - o->warmup_steps);
+    if (o->restart_steps > 0) {
+        len = (double)o->restart_steps;
+        while (pos >= len) {
+            pos -= len;
+            len *= o->restart_mult;
+        }
+    }
+    const double t = len > 0 ? pos / len : 1.0;
+    return t >= 1.0 ? 0.0 : 0.5 * (1.0 + cos(M_PI * t));
+}
+
+static double schedule_at(const dt_optim *o, int64_t j)
+{
+    const double span = (double)(o->total_steps - o->warmup_steps);
+    switch (o->sched) {
+    case DT_SCHED_CONSTANT: return o->lr;
+    case DT_SCHED_STEP: return o->lr * pow(o->gamma, (double)(j / o->step_size));
+    case DT_SCHED_MULTISTEP: {
+        int k = 0;
+        while (k < o->n_milestones && o->milestones[k] <= j) k++;
+        return o->lr * pow(o->gamma, (double)k);
+    }
+    case DT_SCHED_EXPONENTIAL: return o->lr * pow(o->gamma, (double)j);
+    case DT_SCHED_COSINE: return o->min_lr + (o->lr - o->min_lr) * cosine_factor(o, j);
+    case DT_SCHED_LINEAR: {
+        const double t = span > 0 ? fmin(1.0, (double)j / span) : 1.0;
+        return o->lr + (o->min_lr - o->lr) * t;
+    }
+    }
+    return o->lr;
 }
 
 double dt_optim_lr_at(const dt_optim *o, int64_t step)
 {
-    double lr = o->lr;
-    switch (o->sched) {
-    case DT_SCHED_CONSTANT: break;
-    case DT_SCHED_STEP: lr *= pow(o->gamma, (double)(step / o->step_size)); break;
-    case DT_SCHED_COSINE: {
-        const int64_t span = o->total_steps - o->warmup_steps;
-        const double t = span > 0 ? (double)(step - o->warmup_steps) / (double)span : 1.0;
-        const double c = t < 0 ? 1.0 : t > 1 ? 0.0 : 0.5 * (1.0 + cos(M_PI * t));
-        lr = o->min_lr + (o->lr - o->min_lr) * c;
+    const int64_t j = step > o->warmup_steps ? step - o->warmup_steps : 0;
+    double lr = schedule_at(o, j);
+    if (step < o->warmup_steps) lr *= (double)(step + 1) / (double)o->warmup_steps;
+    return lr * o->lr_scale;
+}
+
+/* ---- clipping and the update ---- */
+
+double dt_optim_clip_grads(dt_optim *o, float *grads)
+{
+    const double norm = sqrt(o->be->sumsq(grads, o->n));
+    o->last_grad_norm = norm;
+    if (o->clip_grad_norm > 0.0) {
+        const double coef = o->clip_grad_norm / (norm + 1e-6);
+        if (coef < 1.0) o->be->scale(grads, (float)coef, o->n);
+    }
+    return norm;
+}
+
+/* One group's view: its slices of the parameters, gradients and state. */
+typedef struct group_view {
+    float *p;
+    const float *g;
+    float *st[DT_OPTIM_MAX_STATE];
+    int64_t n;
+    float wd;
+    int adapt; /* lars, lamb: apply the trust ratio */
+} group_view;
+
+static float *state_at(const dt_optim *o, const group_view *v, const char *name)
+{
+    for (int i = 0; i < o->n_state; i++)
+        if (strcmp(o->state_names[i], name) == 0) return v->st[i];
+    return NULL;
+}
+
+/* r = |p| / |u| (times eta and with wd in the denominator for lars); 1 if
+ * either norm is 0. */
+static double trust_ratio(const dt_optim *o, const group_view *v, const float *u)
+{
+    const double pn = sqrt(o->be->sumsq(v->p, v->n)), un = sqrt(o->be->sumsq(u, v->n));
+    if (!v->adapt || pn == 0.0 || un == 0.0) return 1.0;
+    if (o->kind == DT_OPTIM_LAMB) return pn / un;
+    return o->trust_coefficient * pn / (un + (double)v->wd * pn + o->eps);
+}
+
+static void step_lars(dt_optim *o, const group_view *v, float lr)
+{
+    const float r = (float)trust_ratio(o, v, v->g);
+    o->be->copy(o->scratch, v->g, (size_t)v->n * sizeof(float));
+    o->be->axpy(o->scratch, v->p, v->wd, v->n);
+    o->be->scale(o->scratch, r, v->n);
+    const dt_sgd_args a = {.lr = lr, .momentum = (float)o->momentum, .first = o->step == 1};
+    o->be->sgd_step(v->p, o->scratch, o->n_state ? v->st[0] : NULL, v->n, &a);
+}
+
+static void step_lamb(dt_optim *o, const group_view *v, float lr)
+{
+    const dt_adam_args a = {.beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
+                            .eps = (float)o->eps, .weight_decay = v->wd, .step = o->step};
+    o->be->lamb_direction(v->p, v->g, v->st[0], v->st[1], o->scratch, v->n, &a);
+    const double r = trust_ratio(o, v, o->scratch);
+    o->be->axpy(v->p, o->scratch, (float)(-(double)lr * r), v->n);
+}
+
+static void step_adam(dt_optim *o, const group_view *v, float lr)
+{
+    const dt_adam_args a = {.lr = lr, .beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
+                            .eps = (float)o->eps, .weight_decay = v->wd,
+                            .decoupled = o->kind == DT_OPTIM_ADAMW, .step = o->step};
+    if (o->amsgrad)
+        o->be->amsgrad_step(v->p, v->g, v->st[0], v->st[1], v->st[2], v->n, &a);
+    else
+        o->be->adam_step(v->p, v->g, v->st[0], v->st[1], v->n, &a);
+}
+
+static void step_group(dt_optim *o, const group_view *v, double lr)
+{
+    const dt_backend *be = o->be;
+    switch (o->kind) {
+    case DT_OPTIM_SGD: {
+        const dt_sgd_args a = {.lr = (float)lr, .momentum = (float)o->momentum,
+                               .dampening = (float)o->dampening, .weight_decay = v->wd,
+                               .nesterov = o->nesterov, .first = o->step == 1};
+        be->sgd_step(v->p, v->g, o->n_state ? v->st[0] : NULL, v->n, &a);
         break;
     }
+    case DT_OPTIM_ADAM:
+    case DT_OPTIM_ADAMW: step_adam(o, v, (float)lr); break;
+    case DT_OPTIM_ADAGRAD: {
+        const dt_adagrad_args a = {
+            .lr = (float)(lr / (1.0 + (double)(o->step - 1) * o->lr_decay)),
+            .eps = (float)o->eps, .weight_decay = v->wd};
+        be->adagrad_step(v->p, v->g, v->st[0], v->n, &a);
+        break;
     }
-    if (step < o->warmup_steps) lr *= (double)(step + 1) / (double)o->warmup_steps;
-    return lr;
+    case DT_OPTIM_ADADELTA: {
+        const dt_adadelta_args a = {.lr = (float)lr, .rho = (float)o->rho,
+                                    .eps = (float)o->eps, .weight_decay = v->wd};
+        be->adadelta_step(v->p, v->g, v->st[0], v->st[1], v->n, &a);
+        break;
+    }
+    case DT_OPTIM_RMSPROP: {
+        const dt_rmsprop_args a = {.lr = (float)lr, .alpha = (float)o->alpha,
+                                   .eps = (float)o->eps, .weight_decay = v->wd,
+                                   .momentum = (float)o->momentum};
+        be->rmsprop_step(v->p, v->g, v->st[0], state_at(o, v, "momentum_buffer"),
+                         state_at(o, v, "grad_avg"), v->n, &a);
+        break;
+    }
+    case DT_OPTIM_LARS: step_lars(o, v, (float)lr); break;
+    case DT_OPTIM_LAMB: step_lamb(o, v, (float)lr); break;
+    }
 }
 
 void dt_optim_step(dt_optim *o, float *params, const float *grads)
 {
     const double lr = dt_optim_lr_at(o, o->step);
     o->step++;
-    if (o->kind == DT_OPTIM_SGD) {
-        const dt_sgd_args a = {
-            .lr = (float)lr,
-            .momentum = (float)o->momentum,
-            .dampening = (float)o->dampening,
-            .weight_decay = (float)o->weight_decay,
-            .nesterov = o->nesterov,
-            .first = o->step == 1,
-        };
-        o->be->sgd_step(params, grads, o->n_state ? o->state[0] : NULL, o->n, &a);
-        return;
+    for (int k = 0; k < o->n_groups; k++) {
+        const dt_optim_group *gr = &o->groups[k];
+        const int excluded = o->no_decay_bias_norm && gr->no_decay;
+        group_view v = {.p = params + gr->offset, .g = grads + gr->offset, .n = gr->n,
+                        .wd = excluded ? 0.0f : (float)o->weight_decay, .adapt = !excluded};
+        for (int i = 0; i < o->n_state; i++) v.st[i] = o->state[i] + gr->offset;
+        if (v.n > 0) step_group(o, &v, lr);
     }
-    const dt_adam_args a = {
-        .lr = (float)lr,
-        .beta1 = (float)o->beta1,
-        .beta2 = (float)o->beta2,
-        .eps = (float)o->eps,
-        .weight_decay = (float)o->weight_decay,
-        .decoupled = o->kind == DT_OPTIM_ADAMW,
-        .step = o->step,
-    };
-    o->be->adam_step(params, grads, o->state[0], o->state[1], o->n, &a);
 }

@@ -1,11 +1,38 @@
 /* Building a session from a config: data, model, loss, optimizer, settings. */
 #include "train/session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
 #include "core/log.h"
+#include "core/rng.h"
+
+static const char *const g_monitors[] = {"val_loss", "val_accuracy", "test_loss",
+                                         "test_accuracy", NULL};
+
+const char *dt_es_monitor_name(int monitor) { return g_monitors[monitor]; }
+
+static dt_status read_early_stopping(dt_train_settings *ts, dt_cfg *t)
+{
+    static const char *const modes[] = {"min", "max", NULL};
+    dt_cfg *es = dt_cfg_get(t, "early_stopping");
+    if (!es) return DT_OK;
+    if (es->kind != DT_CFG_MAP)
+        return dt_cfg_error(es, "a map {monitor, mode, patience, min_delta}", "a %s",
+                            es->kind == DT_CFG_SEQ ? "sequence" : "scalar");
+    int monitor, mode;
+    DT_TRY(dt_cfg_enum(es, "monitor", "val_loss", g_monitors, &monitor));
+    const int acc = monitor == DT_ES_VAL_ACCURACY || monitor == DT_ES_TEST_ACCURACY;
+    DT_TRY(dt_cfg_enum(es, "mode", acc ? "max" : "min", modes, &mode));
+    DT_TRY(dt_cfg_int(es, "patience", 3, 1, 1 << 30, &ts->es_patience));
+    DT_TRY(dt_cfg_float(es, "min_delta", 0.0, 0.0, 1e12, &ts->es_min_delta));
+    ts->early_stopping = 1;
+    ts->es_monitor = monitor;
+    ts->es_maximize = mode == 1;
+    return DT_OK;
+}
 
 static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
 {
@@ -24,6 +51,7 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_str(t, "run_dir", "runs", &ts->run_root));
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));
     DT_TRY(dt_cfg_bool(s->cfg, "prefetch", 1, &ts->prefetch));
+    DT_TRY(read_early_stopping(ts, t));
 
     double bucket_mb;
     DT_TRY(dt_cfg_float(dist, "bucket_mb", 4.0, 0.001, 4096.0, &bucket_mb));
@@ -49,6 +77,60 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     return DT_OK;
 }
 
+/* Hold out a validation part of the training split: a permutation keyed
+ * by the seed, cut at the fraction (or into `folds` folds, taking fold
+ * `fold`); both parts keep their rows in increasing order. */
+static dt_status hold_out(dt_session *s, const char *path, const char *split)
+{
+    const int64_t n = s->info.count;
+    int64_t *perm = dt_calloc((size_t)(n ? n : 1), sizeof *perm);
+    const dt_rng rng = dt_rng_make(s->seed, DT_RNG_SPLIT, 0x76616c, 0); /* "val" */
+    dt_rng_permutation(&rng, perm, n);
+    int64_t lo = 0, hi = (int64_t)(s->val_fraction * (double)n + 0.5);
+    if (s->folds) {
+        lo = s->fold * n / s->folds;
+        hi = (s->fold + 1) * n / s->folds;
+    }
+    uint8_t *is_val = dt_calloc((size_t)(n ? n : 1), 1);
+    for (int64_t i = lo; i < hi; i++) is_val[perm[i]] = 1;
+    s->val_rows = dt_calloc((size_t)(hi - lo ? hi - lo : 1), sizeof(int64_t));
+    int64_t *train_rows = perm; /* reused: filled in order below */
+    s->n_val = s->n_train_rows = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (is_val[i]) s->val_rows[s->n_val++] = i;
+        else train_rows[s->n_train_rows++] = i;
+    }
+    free(is_val);
+    dt_status st = DT_OK;
+    if (s->n_val == 0 || s->n_train_rows == 0)
+        st = dt_error_set(DT_ERR_CONFIG, "%s: the validation hold-out of %lld of %lld "
+                          "training samples leaves a part empty (data.validation_fraction "
+                          "%g, data.folds %lld)", s->config_path, (long long)s->n_val,
+                          (long long)n, s->val_fraction, (long long)s->folds);
+    if (st == DT_OK) st = dt_dataset_open(path, split, &s->val);
+    if (st == DT_OK) st = dt_dataset_restrict(s->val, s->val_rows, s->n_val);
+    if (st == DT_OK) st = dt_dataset_restrict(s->train, train_rows, s->n_train_rows);
+    free(perm);
+    if (st == DT_OK) s->info.count = s->n_train_rows;
+    return st;
+}
+
+static dt_status read_validation(dt_session *s, dt_cfg *data)
+{
+    DT_TRY(dt_cfg_float(data, "validation_fraction", 0.0, 0.0, 0.99, &s->val_fraction));
+    DT_TRY(dt_cfg_int(data, "folds", 0, 0, 1 << 20, &s->folds));
+    DT_TRY(dt_cfg_int(data, "fold", 0, 0, 1 << 20, &s->fold));
+    if (s->folds == 1)
+        return dt_cfg_error(dt_cfg_get(data, "folds"), "0 (off) or at least 2", "1");
+    if (s->folds && s->fold >= s->folds)
+        return dt_cfg_error(dt_cfg_get(data, "fold"), "a fold below data.folds",
+                            "%lld with %lld folds", (long long)s->fold, (long long)s->folds);
+    if (s->folds && s->val_fraction > 0)
+        return dt_cfg_error(dt_cfg_get(data, "folds"), "either validation_fraction or folds",
+                            "both");
+    return DT_OK;
+}
+
 /* The data section: open the splits, or take the input shape from
  * model.input when no data is needed (info, bench). */
 static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
@@ -60,6 +142,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
     DT_TRY(dt_cfg_str(data, "train_split", "train", &train_split));
     DT_TRY(dt_cfg_str(data, "test_split", "test", &test_split));
     DT_TRY(dt_cfg_int_list(model, "input", dims, &nd));
+    DT_TRY(read_validation(s, data));
     s->data_path = dt_strdup(path);
 
     if (!need && nd > 0) { /* shapes only */
@@ -75,6 +158,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
     if (need != DT_NEED_TEST_ONLY) {
         DT_TRY(dt_dataset_open(path, train_split, &s->train));
         s->info = *dt_dataset_get_info(s->train);
+        if (s->val_fraction > 0 || s->folds) DT_TRY(hold_out(s, path, train_split));
     }
     if (need) {
         DT_TRY(dt_dataset_open(path, test_split, &s->test));
@@ -112,6 +196,44 @@ static dt_status read_runtime(dt_session *s, dt_cfg *rt)
     return DT_OK;
 }
 
+/* One optimizer group per parameter tensor, with its no_decay mark. */
+static void set_optim_groups(dt_session *s)
+{
+    const dt_model *m = s->model;
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++) n += m->layers[i]->n_params;
+    dt_optim_group *g = dt_calloc((size_t)(n ? n : 1), sizeof *g);
+    n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i]->n_params; k++) {
+            const dt_param *p = &m->layers[i]->params[k];
+            g[n++] = (dt_optim_group){.offset = p->offset, .n = dt_shape_numel(&p->shape),
+                                      .no_decay = p->no_decay};
+        }
+    if (n) dt_optim_set_groups(s->optim, g, n);
+    free(g);
+}
+
+/* The early-stopping monitor must exist: val_* needs a validation part,
+ * *_accuracy a classification loss. */
+static dt_status check_monitor(dt_session *s, dt_cfg *train)
+{
+    const dt_train_settings *ts = &s->ts;
+    if (!ts->early_stopping) return DT_OK;
+    dt_cfg *key = dt_cfg_get(dt_cfg_get(train, "early_stopping"), "monitor");
+    const int val = ts->es_monitor == DT_ES_VAL_LOSS || ts->es_monitor == DT_ES_VAL_ACCURACY;
+    const int acc = ts->es_monitor == DT_ES_VAL_ACCURACY || ts->es_monitor == DT_ES_TEST_ACCURACY;
+    if (val && !(s->val_fraction > 0 || s->folds))
+        return dt_cfg_error(key ? key : train, "test_loss or test_accuracy, or a validation "
+                            "part (data.validation_fraction or data.folds)",
+                            "%s without validation data", dt_es_monitor_name(ts->es_monitor));
+    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY)
+        return dt_cfg_error(key ? key : train, "a loss monitor for a regression loss",
+                            "%s with loss %s", dt_es_monitor_name(ts->es_monitor),
+                            dt_loss_name(s->loss.kind));
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -135,6 +257,10 @@ static dt_status build(dt_session *s, int need)
     if (s->ts.max_steps && (s->ts.max_steps < total || !total)) total = s->ts.max_steps;
     DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), dt_backend_cpu(), s->model->n_params,
                            total, &s->optim));
+    set_optim_groups(s);
+    dt_optim_set_batch(s->optim, s->ts.batch_size);
+    DT_TRY(dt_regularize_setup(root, &s->info.x_shape, &s->reg));
+    DT_TRY(check_monitor(s, dt_cfg_get(root, "train")));
     return dt_cfg_check_unused(root);
 }
 
@@ -163,9 +289,31 @@ dt_status dt_session_create(const char *config_path, char **overrides, int n_ove
     return DT_OK;
 }
 
+dt_status dt_session_write_split(const dt_session *s, const char *dir)
+{
+    if (!s->val) return DT_OK;
+    char path[1400];
+    snprintf(path, sizeof path, "%s/validation.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return dt_error_set(DT_ERR_IO, "cannot write %s", path);
+    fprintf(f, "{\"format\":\"dtrain-validation-split\",\"version\":1,\"seed\":%llu,"
+            "\"method\":\"%s\",\"fraction\":%.6g,\"folds\":%lld,\"fold\":%lld,"
+            "\"train_count\":%lld,\"validation_count\":%lld,\"validation_rows\":[",
+            (unsigned long long)s->seed, s->folds ? "k-fold" : "fraction", s->val_fraction,
+            (long long)s->folds, (long long)s->fold, (long long)s->n_train_rows,
+            (long long)s->n_val);
+    for (int64_t i = 0; i < s->n_val; i++)
+        fprintf(f, "%s%lld", i ? "," : "", (long long)s->val_rows[i]);
+    fprintf(f, "]}\n");
+    return fclose(f) == 0 ? DT_OK : dt_error_set(DT_ERR_IO, "cannot write %s", path);
+}
+
 void dt_session_destroy(dt_session *s)
 {
     if (!s) return;
+    dt_regularize_free(&s->reg, dt_backend_cpu());
+    dt_dataset_close(s->val);
+    free(s->val_rows);
     dt_optim_destroy(s->optim);
     dt_model_destroy(s->model);
     dt_dataset_close(s->train);

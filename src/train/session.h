@@ -14,6 +14,7 @@
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "optim/optim.h"
+#include "train/regularize.h"
 
 typedef struct dt_train_settings {
     int64_t batch_size;   /* global, over all ranks and micro-steps */
@@ -30,7 +31,25 @@ typedef struct dt_train_settings {
     const char *run_name; /* "" = derived from the config name and time */
     int64_t bucket_bytes; /* reducer bucket size */
     int check_finite;     /* stop on a NaN/Inf loss */
+
+    /* train.early_stopping: stop when `monitor` has not improved by more
+     * than min_delta for `patience` evaluations; keep and restore the best. */
+    int early_stopping;
+    int es_monitor;  /* dt_es_monitor */
+    int es_maximize; /* mode max */
+    int64_t es_patience;
+    double es_min_delta;
 } dt_train_settings;
+
+typedef enum dt_es_monitor {
+    DT_ES_VAL_LOSS = 0,
+    DT_ES_VAL_ACCURACY,
+    DT_ES_TEST_LOSS,
+    DT_ES_TEST_ACCURACY
+} dt_es_monitor;
+
+/* The monitor's config name ("val_loss", ...). */
+const char *dt_es_monitor_name(int monitor);
 
 typedef struct dt_session {
     dt_cfg *cfg;
@@ -48,6 +67,15 @@ typedef struct dt_session {
     dt_train_settings ts;
     int threads;
     const char *command_line; /* recorded in the run manifest; set by the caller */
+
+    dt_regularize reg; /* input/weight noise and augmentation */
+    /* Validation held out of the training split (data.validation_fraction,
+     * or fold `fold` of data.folds), chosen by seed: `val` reads rows
+     * val_rows of the training split and `train` the others. */
+    dt_dataset *val;
+    int64_t *val_rows, n_val, n_train_rows;
+    double val_fraction;
+    int64_t folds, fold;
 } dt_session;
 
 typedef enum dt_session_need {
@@ -61,5 +89,9 @@ typedef enum dt_session_need {
 dt_status dt_session_create(const char *config_path, char **overrides, int n_overrides,
                             dt_comm *comm, int need, dt_session **out);
 void dt_session_destroy(dt_session *s);
+
+/* Record the validation hold-out (rows of the training split, seed,
+ * method) as DIR/validation.json; nothing without one. */
+dt_status dt_session_write_split(const dt_session *s, const char *dir);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "data/loader.h"
 #include "train/checkpoint.h"
+#include "train/early_stop.h"
 #include "train/progress.h"
 #include "train/rundir.h"
 
@@ -62,6 +63,8 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     dt_model *m = s->model;
     const int64_t acc = s->ts.accumulation;
     double sums[2] = {0.0, 0.0}; /* loss, correct */
+    x = dt_regularize_inputs(&s->reg, x, index, n, s->optim->step, s->seed);
+    dt_regularize_perturb(&s->reg, m->be, m->params, m->n_params, s->optim->step, s->seed);
 
     /* Every parameter belongs to a layer that writes its gradient on the
      * first micro-step, so the gradients need no zeroing. */
@@ -80,6 +83,7 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
         if (last) dt_reducer_begin(t->reducer);
         dt_model_backward(m, &p, last ? on_grads_ready : NULL, t);
     }
+    dt_regularize_restore(&s->reg, m->be, m->params);
     DT_TRY(dt_reducer_finish(t->reducer));
     DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 2));
 
@@ -98,6 +102,7 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     }
     t->last_finite_loss = out->loss;
     t->last_finite_step = s->optim->step + 1;
+    dt_optim_clip_grads(s->optim, m->grads); /* the same on every rank: after the all-reduce */
     dt_optim_step(s->optim, m->params, m->grads);
     return DT_OK;
 }
@@ -151,6 +156,8 @@ typedef struct fit_state {
     int64_t interval_steps, interval_samples;
     double epoch_loss, epoch_correct;
     int64_t epoch_samples;
+    dt_early_stop es;
+    int stop; /* early stopping decided */
 } fit_state;
 
 static dt_status save_checkpoint(fit_state *f, const char *name)
@@ -209,8 +216,9 @@ static void log_interval(fit_state *f, int force)
 
     char rec[512];
     snprintf(rec, sizeof rec, "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.8g,"
-             "\"lr\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f}", (long long)pt.step,
-             (long long)f->epoch + 1, pt.loss, pt.lr, pt.samples_per_s, now - f->prog.start);
+             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f}",
+             (long long)pt.step, (long long)f->epoch + 1, pt.loss, pt.lr,
+             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start);
     dt_rundir_metric(&f->run, rec);
     f->interval_start = now;
     f->interval_loss = 0.0;
@@ -272,6 +280,80 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
     return DT_OK;
 }
 
+/* Evaluate the validation part and record it. */
+static dt_status eval_validation(fit_state *f, dt_eval_result *vr)
+{
+    dt_session *s = f->t->s;
+    DT_TRY(dt_trainer_evaluate(f->t, s->val, vr));
+    char acc[64] = "";
+    if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
+        snprintf(acc, sizeof acc, "  accuracy %.2f%%", 100.0 * vr->accuracy);
+    DT_INFO("epoch %lld/%lld  validation loss %.4f%s  (%lld samples)", (long long)f->epoch + 1,
+            (long long)s->ts.epochs, vr->loss, acc, (long long)vr->count);
+    char rec[320];
+    snprintf(rec, sizeof rec, "{\"type\":\"eval\",\"split\":\"validation\",\"epoch\":%lld,"
+             "\"step\":%lld,\"loss\":%.8g,\"accuracy\":%.8g,\"count\":%lld}",
+             (long long)f->epoch + 1, (long long)s->optim->step, vr->loss, vr->accuracy,
+             (long long)vr->count);
+    dt_rundir_metric(&f->run, rec);
+    return DT_OK;
+}
+
+/* After an epoch: rank 0 applies the early-stopping rule to the monitored
+ * (all-reduced) value and broadcasts its decision; an improvement writes
+ * checkpoints/best.h5. */
+static dt_status early_stopping(fit_state *f, const dt_eval_result *test,
+                                const dt_eval_result *val)
+{
+    dt_session *s = f->t->s;
+    const int mon = s->ts.es_monitor;
+    const dt_eval_result *src = mon == DT_ES_TEST_LOSS || mon == DT_ES_TEST_ACCURACY ? test : val;
+    const double value = mon == DT_ES_VAL_LOSS || mon == DT_ES_TEST_LOSS ? src->loss
+                                                                           : src->accuracy;
+    int decision[2] = {0, 0}; /* improved, stop */
+    if (dt_comm_rank(s->comm) == 0)
+        decision[1] = dt_early_stop_update(&f->es, value, f->epoch + 1, &decision[0]);
+    DT_TRY(dt_comm_bcast(s->comm, decision, sizeof decision, 0));
+    DT_TRY(dt_comm_bcast(s->comm, &f->es, sizeof f->es, 0));
+    if (decision[0]) DT_TRY(save_checkpoint(f, "best.h5"));
+    f->stop = decision[1];
+    if (f->stop) {
+        DT_INFO("early stopping after epoch %lld: %s has not improved for %lld epoch(s); best "
+                "%.6g at epoch %lld", (long long)f->epoch + 1, dt_es_monitor_name(mon),
+                (long long)f->es.patience, f->es.best, (long long)f->es.best_epoch);
+        char rec[256];
+        snprintf(rec, sizeof rec, "{\"type\":\"early_stop\",\"epoch\":%lld,\"monitor\":\"%s\","
+                 "\"best\":%.8g,\"best_epoch\":%lld}", (long long)f->epoch + 1,
+                 dt_es_monitor_name(mon), f->es.best, (long long)f->es.best_epoch);
+        dt_rundir_metric(&f->run, rec);
+    }
+    return DT_OK;
+}
+
+/* At the end of a run with early stopping: put back the best parameters
+ * (rank 0 reads best.h5, all receive them) and evaluate them. */
+static dt_status restore_best(fit_state *f, dt_eval_result *final)
+{
+    dt_session *s = f->t->s;
+    if (f->es.best_epoch < 0) return DT_OK;
+    char path[1400];
+    snprintf(path, sizeof path, "%s/checkpoints/best.h5", f->run.path);
+    dt_ckpt_meta meta;
+    dt_status st = DT_OK;
+    if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_load(path, s->model, NULL, &meta);
+    DT_TRY(dt_comm_agree(s->comm, st));
+    DT_TRY(dt_comm_bcast(s->comm, s->model->params, s->model->n_params * 4, 0));
+    DT_TRY(dt_trainer_evaluate(f->t, s->test, final));
+    DT_INFO("restored the best parameters (epoch %lld, %s %.6g)", (long long)f->es.best_epoch,
+            dt_es_monitor_name(s->ts.es_monitor), f->es.best);
+    char rec[256];
+    snprintf(rec, sizeof rec, "{\"type\":\"restored\",\"epoch\":%lld,\"split\":\"test\","
+             "\"loss\":%.8g,\"accuracy\":%.8g,\"count\":%lld}", (long long)f->es.best_epoch,
+             final->loss, final->accuracy, (long long)final->count);
+    dt_rundir_metric(&f->run, rec);
+    return DT_OK;
+}
+
 static dt_status fit_loop(fit_state *f, dt_eval_result *final)
 {
     dt_session *s = f->t->s;
@@ -281,6 +363,9 @@ static dt_status fit_loop(fit_state *f, dt_eval_result *final)
         DT_TRY(run_epoch(f, &budget));
         if (!budget && f->step_in_epoch < f->steps_per_epoch) break; /* stopped mid-epoch */
         DT_TRY(end_epoch(f, final));
+        dt_eval_result vr = {0};
+        if (s->val) DT_TRY(eval_validation(f, &vr));
+        if (s->ts.early_stopping) DT_TRY(early_stopping(f, final, &vr));
         evaluated = 1;
         f->epoch++;
         f->step_in_epoch = 0;
@@ -289,13 +374,15 @@ static dt_status fit_loop(fit_state *f, dt_eval_result *final)
             snprintf(name, sizeof name, "epoch-%lld.h5", (long long)f->epoch);
             DT_TRY(save_checkpoint(f, name));
         }
+        if (f->stop) break;
     }
     if (!evaluated) {
         if (f->interval_steps) log_interval(f, 1);
         dt_progress_break(&f->prog);
         DT_TRY(dt_trainer_evaluate(f->t, s->test, final));
     }
-    return save_checkpoint(f, "last.h5");
+    DT_TRY(save_checkpoint(f, "last.h5"));
+    return s->ts.early_stopping ? restore_best(f, final) : DT_OK;
 }
 
 static dt_status fit_setup(fit_state *f)
@@ -304,6 +391,10 @@ static dt_status fit_setup(fit_state *f)
     DT_TRY(dt_comm_check_same(s->comm, s->model->params, s->model->n_params * 4,
                               "initial parameters"));
     if (s->ts.resume[0]) DT_TRY(resume(f));
+    dt_early_stop_init(&f->es, s->ts.es_maximize, s->ts.es_patience, s->ts.es_min_delta);
+    const dt_status ws =
+        dt_comm_rank(s->comm) == 0 ? dt_session_write_split(s, f->run.path) : DT_OK;
+    DT_TRY(dt_comm_agree(s->comm, ws));
 
     const dt_loader_config lc = {.global_batch = s->ts.batch_size,
                                  .rank = dt_comm_rank(s->comm),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_optim.h"
 #include "core/status.h"
 
 /* Elements below which a loop stays on the calling thread. */
@@ -387,6 +388,11 @@ static const dt_backend cpu_backend = {
     .gaussian_nll = cpu_gaussian_nll,
     .sgd_step = cpu_sgd_step,
     .adam_step = cpu_adam_step,
+    .amsgrad_step = dt_cpu_amsgrad_step,
+    .adagrad_step = dt_cpu_adagrad_step,
+    .adadelta_step = dt_cpu_adadelta_step,
+    .rmsprop_step = dt_cpu_rmsprop_step,
+    .lamb_direction = dt_cpu_lamb_direction,
 };
 
 const dt_backend *dt_backend_cpu(void) { return &cpu_backend; }
