@@ -55,5 +55,5 @@ dt_loss_sums dt_loss_compute(const dt_loss *l, const dt_backend *be, const float
     case DT_LOSS_MSE: return be->mse(out, y, n, l->y_dim, scale, dout);
     case DT_LOSS_GAUSSIAN_NLL: return be->gaussian_nll(out, y, n, l->y_dim, scale, dout);
     }
-    return (dt_loss_sums){0, 0};
+    return (dt_loss_sums){.loss = 0};
 }

@@ -102,8 +102,22 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     return DT_OK;
 }
 
+/* Running statistics are per rank (each saw its own samples): average them
+ * so that every rank evaluates and checkpoints the same model. */
+static dt_status sync_buffers(dt_trainer *t)
+{
+    dt_session *s = t->s;
+    dt_model *m = s->model;
+    const int world = dt_comm_size(s->comm);
+    if (!m->n_buffers || world == 1) return DT_OK;
+    DT_TRY(dt_comm_allreduce_f32(s->comm, m->buffers, m->n_buffers));
+    m->be->scale(m->buffers, 1.0f / (float)world, m->n_buffers);
+    return DT_OK;
+}
+
 dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out)
 {
+    DT_TRY(sync_buffers(t));
     dt_session *s = t->s;
     dt_model *m = s->model;
     const int64_t count = dt_dataset_get_info(ds)->count, chunk = s->ts.eval_batch;
@@ -158,6 +172,7 @@ static dt_status save_checkpoint(fit_state *f, const char *name)
     dt_session *s = f->t->s;
     char path[1400];
     snprintf(path, sizeof path, "%s/checkpoints/%s", f->run.path, name);
+    DT_TRY(sync_buffers(f->t));
     dt_status st = DT_OK;
     if (dt_comm_rank(s->comm) == 0) {
         const dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
@@ -182,6 +197,8 @@ static dt_status resume(fit_state *f)
     DT_TRY(dt_comm_agree(s->comm, st));
     DT_TRY(dt_comm_bcast(s->comm, &meta, sizeof meta, 0));
     DT_TRY(dt_comm_bcast(s->comm, s->model->params, s->model->n_params * 4, 0));
+    if (s->model->n_buffers)
+        DT_TRY(dt_comm_bcast(s->comm, s->model->buffers, s->model->n_buffers * 4, 0));
     for (int i = 0; i < s->optim->n_state; i++)
         DT_TRY(dt_comm_bcast(s->comm, s->optim->state[i], s->optim->n * 4, 0));
     DT_TRY(dt_comm_bcast(s->comm, &s->optim->step, sizeof s->optim->step, 0));
