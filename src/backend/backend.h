@@ -32,7 +32,28 @@ typedef enum dt_act {
 typedef struct dt_loss_sums {
     double loss;    /* sum over the rows of the per-sample loss */
     int64_t correct; /* classification: rows whose arg-max equals the label */
+    int64_t correct5; /* rows whose label is among the 5 largest logits */
 } dt_loss_sums;
+
+/* Geometry of a 2-d convolution over NCHW images, PyTorch's conventions:
+ * oh = (h + 2 ph - dh (kh - 1) - 1) / sh + 1, likewise ow; the weight is
+ * (oc, c / groups, kh, kw). A transposed convolution runs as the data
+ * gradient of the convolution that maps its output to its input. */
+typedef struct dt_conv_geom {
+    int64_t c, h, w;    /* input channels and size */
+    int64_t oc, oh, ow; /* output channels and size */
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t groups;
+} dt_conv_geom;
+
+/* Geometry of max / average pooling. Average pooling divides by the window
+ * clipped to the padded input (count_pad) or to the input itself. */
+typedef struct dt_pool_geom {
+    int64_t c, h, w, oh, ow;
+    int64_t kh, kw, sh, sw, ph, pw;
+    int max;       /* 1: max pooling, 0: average */
+    int count_pad; /* average: padding counts in the divisor */
+} dt_pool_geom;
 
 /* Hyper-parameters of the fused optimizer steps. */
 typedef struct dt_sgd_args {
@@ -140,6 +161,78 @@ typedef struct dt_backend {
      * does and writes u = m_hat / (sqrt(v_hat) + eps) + weight_decay * p. */
     void (*lamb_direction)(const float *p, const float *g, float *m, float *v, float *u,
                            int64_t n, const dt_adam_args *a);
+    /* ---- Convolutional networks (cpu_conv.c). Images are NCHW: x (n, c, h, w).
+     * Backward ops ADD into dx; `beta` scales what a parameter gradient held
+     * (0: overwrite). `work` is scratch of conv2d_workspace floats, shared by
+     * all layers of a model. ---- */
+    int64_t (*conv2d_workspace)(const dt_conv_geom *g);
+    /* y (n, oc, oh, ow) = beta * y + conv(x, w) + bias (bias may be NULL). */
+    void (*conv2d_forward)(const dt_conv_geom *g, int64_t n, const float *x, const float *w,
+                           const float *bias, float *y, float beta, float *work);
+    /* dx (n, c, h, w) += conv^T(dy, w) */
+    void (*conv2d_backward_data)(const dt_conv_geom *g, int64_t n, const float *dy,
+                                 const float *w, float *dx, float *work);
+    /* dw = beta dw + sum_n dy (*) x ; db = beta db + sums of dy (db may be NULL) */
+    void (*conv2d_backward_filter)(const dt_conv_geom *g, int64_t n, const float *x,
+                                   const float *dy, float *dw, float *db, float beta,
+                                   float *work);
+    /* y (n, c, hw) += b (c) ; db (c) = beta db + sum over n and hw of dy */
+    void (*channel_bias_add)(float *y, const float *b, int64_t n, int64_t c, int64_t hw);
+    void (*channel_sum)(float *db, const float *dy, int64_t n, int64_t c, int64_t hw,
+                        float beta);
+    /* Pooling; max pooling records the arg-max (index in the h*w plane) of
+     * every output in `arg` (n, c, oh, ow). */
+    void (*pool2d_forward)(const dt_pool_geom *g, int64_t n, const float *x, float *y,
+                           int32_t *arg);
+    void (*pool2d_backward)(const dt_pool_geom *g, int64_t n, const float *dy,
+                            const int32_t *arg, float *dx);
+    /* Batch statistics of x (n, c, hw) per channel: mean and biased variance. */
+    void (*batchnorm_stats)(const float *x, int64_t n, int64_t c, int64_t hw, float *mean,
+                            float *var);
+    /* y = gamma (x - mean) rstd + beta per channel, rstd = 1 / sqrt(var + eps)
+     * written to rstd (c). */
+    void (*batchnorm_forward)(const float *x, float *y, int64_t n, int64_t c, int64_t hw,
+                              const float *mean, const float *var, float eps,
+                              const float *gamma, const float *beta, float *rstd);
+    /* Gradients; `batch_stats` says mean and rstd came from this batch (training),
+     * so dx includes their dependence on x. */
+    void (*batchnorm_backward)(const float *x, const float *dy, float *dx, int64_t n,
+                               int64_t c, int64_t hw, const float *mean, const float *rstd,
+                               const float *gamma, float *dgamma, float *dbeta, float beta,
+                               int batch_stats);
+    /* Group normalization of x (n, c, hw): statistics per sample and group of
+     * c / groups channels; affine per channel, or per element of (c, hw) when
+     * per_elem (layer norm); gamma NULL: no affine. stats (n * groups * 2):
+     * mean, rstd. */
+    void (*groupnorm_forward)(const float *x, float *y, int64_t n, int64_t c, int64_t hw,
+                              int64_t groups, float eps, const float *gamma,
+                              const float *beta, int per_elem, float *stats);
+    void (*groupnorm_backward)(const float *x, const float *dy, float *dx, int64_t n,
+                               int64_t c, int64_t hw, int64_t groups, const float *gamma,
+                               int per_elem, const float *stats, float *dgamma, float *dbeta,
+                               float beta);
+    /* Local response normalization across channels, as torch's:
+     * y = x / d^b, d = k + a / size * (sum of x^2 over `size` channels around);
+     * d (n, c, hw) is kept for backward. */
+    void (*lrn_forward)(const float *x, float *y, float *d, int64_t n, int64_t c, int64_t hw,
+                        int64_t size, float alpha, float beta, float k);
+    void (*lrn_backward)(const float *x, const float *d, const float *dy, float *dx,
+                         int64_t n, int64_t c, int64_t hw, int64_t size, float alpha,
+                         float beta);
+    /* Upsampling of planes (planes, h, w) to (planes, oh, ow): nearest, or
+     * bilinear with align_corners false. */
+    void (*upsample_forward)(int bilinear, const float *x, float *y, int64_t planes, int64_t h,
+                             int64_t w, int64_t oh, int64_t ow);
+    void (*upsample_backward)(int bilinear, const float *dy, float *dx, int64_t planes,
+                              int64_t h, int64_t w, int64_t oh, int64_t ow);
+    /* Per-pixel cross-entropy: logits (rows, classes, hw), labels (rows, hw).
+     * A sample's loss is the mean over its pixels; correct counts pixels.
+     * confusion (classes x classes, [label][prediction]) is added to when
+     * not NULL. */
+    dt_loss_sums (*cross_entropy_pixels)(const float *logits, const float *labels,
+                                         int64_t rows, int64_t classes, int64_t hw,
+                                         float smoothing, float scale, float *dx,
+                                         int64_t *confusion);
 } dt_backend;
 
 /* The CPU backend (always present). */

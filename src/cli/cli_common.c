@@ -25,6 +25,8 @@ int dt_cli_parse(int argc, char **argv, const char *usage, dt_cli *out)
             return 0;
         } else if (strcmp(a, "--checkpoint") == 0 && i + 1 < argc) {
             out->checkpoint = argv[++i];
+        } else if (strcmp(a, "--predictions") == 0 && i + 1 < argc) {
+            out->predictions = argv[++i];
         } else if (strcmp(a, "--steps") == 0 && i + 1 < argc) {
             out->steps = atoi(argv[++i]);
         } else if (strcmp(a, "--warmup") == 0 && i + 1 < argc) {

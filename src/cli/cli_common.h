@@ -14,6 +14,7 @@ typedef struct dt_cli {
     int sgemm;                    /* bench: --sgemm, time the GEMMs alone */
     int help;
     char command_line[4096];
+    const char *predictions; /* eval: --predictions FILE (segmentation samples) */
 } dt_cli;
 
 /* Split argv into CONFIG, key=value overrides and --checkpoint. Returns 0,

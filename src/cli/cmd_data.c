@@ -23,6 +23,8 @@ static const char g_usage[] =
     "  dtrain data convert --format idx --images F --labels F\n"
     "                      [--test-images F --test-labels F] --out DIR [options]\n"
     "  dtrain data convert --format mnist-json --input DIR --out DIR [options]\n"
+    "  dtrain data convert --format segment-digits --input SHARDSET --out DIR\n"
+    "                      (per-pixel labels: digit + 1 on strokes, 0 background)\n"
     "  dtrain data convert --format csv --input F [--test-input F] [--targets K]\n"
     "                      [--classes] --out DIR [options]\n"
     "  dtrain data info DIR\n"
@@ -162,11 +164,15 @@ static int run_convert(const convert_args *a)
     } else if (strcmp(a->format, "mnist-json") == 0) {
         if (!a->input) return usage_error("--format mnist-json needs --input DIR");
         s = dt_convert_mnist_json(a->input, &a->opt);
+    } else if (strcmp(a->format, "segment-digits") == 0) {
+        if (!a->input) return usage_error("--format segment-digits needs --input DIR");
+        s = dt_convert_segment_digits(a->input, 0.5f, &a->opt);
     } else if (strcmp(a->format, "csv") == 0) {
         if (!a->input) return usage_error("--format csv needs --input FILE");
         s = dt_convert_csv(a->input, a->test_input, &a->opt);
     } else {
-        return usage_error("unknown format '%s' (idx, mnist-json, csv)", a->format);
+        return usage_error("unknown format '%s' (idx, mnist-json, csv, segment-digits)",
+                           a->format);
     }
     return s == DT_OK ? 0 : fail();
 }

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "train/checkpoint.h"
+#include "train/predict.h"
 #include "train/trainer.h"
 
 static void print_result(const dt_session *s, const dt_eval_result *r, const char *what)
@@ -50,7 +51,8 @@ int dt_cmd_train(int argc, char **argv)
 
 int dt_cmd_eval(int argc, char **argv)
 {
-    static const char usage[] = "dtrain eval CONFIG --checkpoint FILE [key=value ...]";
+    static const char usage[] = "dtrain eval CONFIG --checkpoint FILE [--predictions FILE] "
+                                "[key=value ...]";
     dt_cli cli;
     int rc = dt_cli_parse(argc, argv, usage, &cli);
     if (rc || cli.help) return rc;
@@ -70,12 +72,20 @@ int dt_cmd_eval(int argc, char **argv)
     if (st == DT_OK) st = dt_checkpoint_load(cli.checkpoint, s->model, NULL, &meta);
     st = dt_comm_agree(comm, st);
     if (st == DT_OK) st = dt_trainer_evaluate(t, s->test, &r);
+    if (st == DT_OK && cli.predictions)
+        st = dt_comm_agree(comm, dt_comm_rank(comm) == 0
+                                     ? dt_predictions_write(s, DT_PREDICTIONS_SAMPLES,
+                                                            cli.predictions)
+                                     : DT_OK);
     dt_trainer_destroy(t);
     if (st != DT_OK) return dt_cli_fail(NULL, comm, s);
 
     DT_INFO("checkpoint %s (step %lld, epoch %lld)", cli.checkpoint, (long long)meta.step,
             (long long)meta.epoch);
     print_result(s, &r, "test");
+    if (s->loss.positions > 1) DT_INFO("test mean IoU %.4f", r.mean_iou);
+    if (cli.predictions) DT_INFO("predictions of %d test samples: %s", DT_PREDICTIONS_SAMPLES,
+                                 cli.predictions);
     dt_cli_finish(comm, s);
     return 0;
 }

@@ -471,8 +471,10 @@ static cJSON *manifest_new(const dt_convert_options *o, const table *t, const ch
     cJSON_AddNumberToObject(x, "scale", t->x_scale);
 
     cJSON *const label = cJSON_AddObjectToObject(m, "label");
-    const int cls = t->kind == DT_LABEL_CLASS;
-    cJSON_AddStringToObject(label, "kind", cls ? "class" : "regression");
+    const int cls = t->kind != DT_LABEL_REGRESSION;
+    cJSON_AddStringToObject(label, "kind", t->kind == DT_LABEL_CLASS  ? "class"
+                                           : cls                      ? "pixel_class"
+                                                                      : "regression");
     if (cls) cJSON_AddNumberToObject(label, "num_classes", t->num_classes);
     cJSON_AddNumberToObject(label, "dim", t->y_dim);
     if (names) cJSON_AddItemToObject(label, "names", names);
@@ -1097,5 +1099,70 @@ dt_status dt_convert_csv(const char *input, const char *test_input, const dt_con
     free(is_target);
     csv_free(&ca);
     if (test_input) csv_free(&cb);
+    return s;
+}
+
+/* ---- segmentation masks from digit images ------------------------------ */
+
+/* One split of a digit shard set as a segmentation table: the image as it
+ * was, and a label per pixel: digit + 1 where the pixel's intensity is at
+ * least `threshold`, 0 (background) elsewhere. */
+static dt_status seg_table(const char *dir, const char *split, float threshold, table *t)
+{
+    dt_dataset *ds = NULL;
+    DT_TRY(dt_dataset_open(dir, split, &ds));
+    const dt_dataset_info *in = dt_dataset_get_info(ds);
+    const int64_t n = in->count, px = dt_shape_numel(&in->x_shape);
+    dt_status s = DT_OK;
+    if (in->label_kind != DT_LABEL_CLASS || in->num_classes > 254)
+        s = dt_error_set(DT_ERR_DATA, "%s: segmentation masks need class labels (digits), "
+                         "found another label kind", dir);
+    *t = (table){.x_shape = in->x_shape, .x_dtype = DT_U8, .x_scale = 1.0 / 255.0,
+                 .kind = DT_LABEL_PIXEL_CLASS, .num_classes = in->num_classes + 1,
+                 .y_dim = (int)px, .n = n, .x_row = (size_t)px, .y_row = (size_t)px * 4};
+    float *x = dt_calloc((size_t)px, sizeof *x), label;
+    int64_t index;
+    t->x = dt_calloc((size_t)(n * px), 1);
+    t->y = dt_calloc((size_t)(n * px), sizeof(float));
+    for (int64_t i = 0; s == DT_OK && i < n; i++) {
+        index = i;
+        s = dt_dataset_read(ds, &index, 1, x, &label);
+        float *y = (float *)t->y + i * px;
+        for (int64_t k = 0; s == DT_OK && k < px; k++) {
+            const float v = x[k] < 0.0f ? 0.0f : x[k] > 1.0f ? 1.0f : x[k];
+            t->x[i * px + k] = (uint8_t)lrintf(v * 255.0f);
+            y[k] = v >= threshold ? label + 1.0f : 0.0f;
+        }
+    }
+    free(x);
+    dt_dataset_close(ds);
+    return s;
+}
+
+dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
+                                    const dt_convert_options *o)
+{
+    DT_TRY(check_options(o));
+    table train = {0}, test = {0};
+    dt_status s = seg_table(src_dir, "train", threshold, &train);
+    if (s == DT_OK) s = seg_table(src_dir, "test", threshold, &test);
+    if (s == DT_OK) {
+        char source[PATH_CAP + 32];
+        snprintf(source, sizeof source, "segment-digits:%s (threshold %g)", src_dir,
+                 (double)threshold);
+        const char *const in[1] = {src_dir};
+        cJSON *names = cJSON_CreateArray();
+        cJSON_AddItemToArray(names, cJSON_CreateString("background"));
+        for (int k = 1; k < train.num_classes; k++) {
+            char b[16];
+            snprintf(b, sizeof b, "%d", k - 1);
+            cJSON_AddItemToArray(names, cJSON_CreateString(b));
+        }
+        cJSON *const m = manifest_new(o, &train, source, string_array(in, 1), names);
+        s = write_given(o, &train, &test, m);
+        cJSON_Delete(m);
+    }
+    table_free(&train);
+    table_free(&test);
     return s;
 }

@@ -59,6 +59,14 @@ dt_status dt_convert_mnist_json(const char *dir, const dt_convert_options *o);
 dt_status dt_convert_csv(const char *input, const char *test_input,
                          const dt_convert_options *o);
 
+/* A segmentation set from a digit shard set (class labels, images in
+ * [0, 1]): the same images, and per pixel the label digit + 1 where the
+ * intensity is at least `threshold` (stroke), 0 elsewhere (background):
+ * num_classes + 1 classes, label kind "pixel_class". Both splits of src_dir
+ * are converted as they are. */
+dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
+                                    const dt_convert_options *o);
+
 /* CRC-32 (zlib's polynomial) of a whole file and its size in bytes, the
  * checksum a manifest records for each shard. */
 dt_status dt_file_crc32(const char *path, uint32_t *crc, int64_t *bytes);

@@ -237,7 +237,8 @@ static dt_status parse_x(const char *mpath, const cJSON *root, dt_dataset_info *
     return DT_OK;
 }
 
-/* "label": {"kind": "class" | "regression", "num_classes": C, "dim": D} */
+/* "label": {"kind": "class" | "regression" | "pixel_class", "num_classes": C,
+ * "dim": D} */
 static dt_status parse_label(const char *mpath, const cJSON *root, dt_dataset_info *info)
 {
     const cJSON *label = NULL;
@@ -255,8 +256,15 @@ static dt_status parse_label(const char *mpath, const cJSON *root, dt_dataset_in
         DT_TRY(get_int(mpath, label, "dim", "label.dim", 1, 1 << 20, &v));
         info->y_dim = (int)v;
         info->num_classes = 0;
+    } else if (strcmp(kind, "pixel_class") == 0) {
+        info->label_kind = DT_LABEL_PIXEL_CLASS;
+        DT_TRY(get_int(mpath, label, "num_classes", "label.num_classes", 1, INT32_MAX, &v));
+        info->num_classes = (int)v;
+        DT_TRY(get_int(mpath, label, "dim", "label.dim", 1, 1 << 24, &v));
+        info->y_dim = (int)v;
     } else {
-        return bad_key(mpath, "label.kind", "is neither \"class\" nor \"regression\"");
+        return bad_key(mpath, "label.kind", "is none of \"class\", \"regression\" and "
+                       "\"pixel_class\"");
     }
     return DT_OK;
 }
@@ -630,8 +638,14 @@ static void put_x(const dt_dataset *ds, const want *w, const uint8_t *src, float
 static dt_status put_y(const dt_dataset *ds, const want *w, const uint8_t *src, float *y)
 {
     const dt_dataset_info *const in = &ds->info;
-    if (in->label_kind == DT_LABEL_REGRESSION) {
-        memcpy(y + (int64_t)w->dest * in->y_dim, src, ds->ly.row_bytes);
+    if (in->label_kind != DT_LABEL_CLASS) {
+        float *row = y + (int64_t)w->dest * in->y_dim;
+        memcpy(row, src, ds->ly.row_bytes);
+        for (int64_t k = 0; in->label_kind == DT_LABEL_PIXEL_CLASS && k < in->y_dim; k++)
+            if (!(row[k] >= 0.0f && row[k] < (float)in->num_classes && row[k] == (int)row[k]))
+                return dt_error_set(DT_ERR_DATA, "shard %s row %lld: pixel %lld has label %g, "
+                                    "not a class in [0, %d)", ds->shards[w->shard].path,
+                                    (long long)w->row, (long long)k, row[k], in->num_classes);
         return DT_OK;
     }
     int32_t label;

@@ -11,11 +11,19 @@
 extern const dt_layer_ops dt_linear_ops, dt_relu_ops, dt_leaky_relu_ops, dt_sigmoid_ops,
     dt_tanh_ops, dt_gelu_ops, dt_softmax_ops, dt_dropout_ops, dt_flatten_ops, dt_reshape_ops,
     dt_add_ops, dt_concat_ops;
+/* Convolutional networks */
+extern const dt_layer_ops dt_conv2d_ops, dt_conv_transpose2d_ops, dt_max_pool2d_ops,
+    dt_avg_pool2d_ops, dt_global_avg_pool_ops, dt_batch_norm_ops, dt_layer_norm_ops,
+    dt_group_norm_ops, dt_instance_norm_ops, dt_lrn_ops, dt_upsample_ops;
 
 static const dt_layer_ops *const g_kinds[] = {
     &dt_linear_ops,  &dt_relu_ops,    &dt_leaky_relu_ops, &dt_sigmoid_ops,
     &dt_tanh_ops,    &dt_gelu_ops,    &dt_softmax_ops,    &dt_dropout_ops,
     &dt_flatten_ops, &dt_reshape_ops, &dt_add_ops,        &dt_concat_ops,
+    /* Convolutional networks */
+    &dt_conv2d_ops, &dt_conv_transpose2d_ops, &dt_max_pool2d_ops, &dt_avg_pool2d_ops,
+    &dt_global_avg_pool_ops, &dt_batch_norm_ops, &dt_layer_norm_ops, &dt_group_norm_ops,
+    &dt_instance_norm_ops, &dt_lrn_ops, &dt_upsample_ops,
 };
 #define N_KINDS (int)(sizeof g_kinds / sizeof g_kinds[0])
 
@@ -28,7 +36,7 @@ const dt_layer_ops *dt_layer_find_kind(const char *kind)
 
 const char *dt_layer_kind_list(void)
 {
-    static char buf[512];
+    static char buf[1024];
     if (buf[0]) return buf;
     int len = 0;
     for (int i = 0; i < N_KINDS; i++)
@@ -48,6 +56,19 @@ dt_param *dt_layer_add_param(dt_layer *l, const char *name, int ndim, const int6
     p->init = init;
     p->fan_in = fan_in;
     p->fan_out = fan_out;
+    return p;
+}
+
+dt_param *dt_layer_add_buffer(dt_layer *l, const char *name, int ndim, const int64_t *shape,
+                              dt_init init)
+{
+    DT_ASSERT(l->n_bufs < DT_MAX_BUFFERS);
+    dt_param *p = &l->bufs[l->n_bufs++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->shape = dt_shape_make(ndim, shape);
+    p->init = init;
+    p->no_decay = 1;
     return p;
 }
 
@@ -82,4 +103,18 @@ void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backe
         be->to_device(p->data, host, (size_t)n * sizeof(float));
         free(host);
     }
+}
+
+dt_status dt_layer_image_shape(const dt_layer *l, int64_t *c, int64_t *h, int64_t *w)
+{
+    const dt_shape *s = &l->in_shape[0];
+    if (s->ndim != 3) {
+        char buf[64];
+        return dt_error_set(DT_ERR_SHAPE, "expects images (channels, height, width) as input, "
+                            "found %s", dt_shape_str(s, buf, sizeof buf));
+    }
+    *c = s->dim[0];
+    *h = s->dim[1];
+    *w = s->dim[2];
+    return DT_OK;
 }

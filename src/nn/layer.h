@@ -19,6 +19,7 @@
 
 #define DT_MAX_INPUTS 8
 #define DT_MAX_PARAMS 4
+#define DT_MAX_BUFFERS 2
 #define DT_NAME_CAP 64
 
 typedef enum dt_init {
@@ -68,6 +69,10 @@ typedef struct dt_layer_ops {
     /* Floats of per-batch-row scratch the layer wants (e.g. a dropout mask). */
     int64_t (*scratch_per_sample)(const dt_layer *l);
     void (*destroy)(dt_layer *l); /* optional */
+    /* Floats of workspace the layer needs during a pass, independent of the
+     * batch (e.g. im2col columns); one block, the largest any layer asks
+     * for, is shared by every layer of the model. Optional. */
+    int64_t (*workspace)(const dt_layer *l, const dt_backend *be);
 } dt_layer_ops;
 
 struct dt_layer {
@@ -95,11 +100,26 @@ struct dt_layer {
     float alpha; /* leaky slope, dropout p, ... */
     int64_t units;
     void *priv;
+
+    /* Non-trainable state (batch norm's running statistics): views into the
+     * model's buffer block. Saved in checkpoints, never given gradients, never
+     * all-reduced or seen by the optimizer. */
+    dt_param bufs[DT_MAX_BUFFERS];
+    int n_bufs;
+    float *work; /* the model's shared workspace, set with the activations */
 };
 
 /* Declare a parameter; returns its slot. */
 dt_param *dt_layer_add_param(dt_layer *l, const char *name, int ndim, const int64_t *shape,
                              dt_init init, int64_t fan_in, int64_t fan_out);
+
+/* Declare a non-trainable buffer (init: DT_INIT_ZEROS or DT_INIT_ONES). */
+dt_param *dt_layer_add_buffer(dt_layer *l, const char *name, int ndim, const int64_t *shape,
+                              dt_init init);
+
+/* The input of an image layer as (C, H, W); DT_ERR_SHAPE naming the shape
+ * found when it has not three dimensions. */
+dt_status dt_layer_image_shape(const dt_layer *l, int64_t *c, int64_t *h, int64_t *w);
 
 /* The ops table for a kind name, or NULL. */
 const dt_layer_ops *dt_layer_find_kind(const char *kind);

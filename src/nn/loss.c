@@ -20,6 +20,8 @@ dt_status dt_loss_setup(dt_cfg *cfg, const dt_shape *model_out, int labels_are_c
     out->label_smoothing = (float)smoothing;
     out->out_dim = dt_shape_numel(model_out);
     out->y_dim = y_dim;
+    out->positions = 1;
+    out->classes = num_classes;
 
     const char *name = g_loss_names[kind];
     dt_shape_str(model_out, buf, sizeof buf);
@@ -46,14 +48,48 @@ dt_status dt_loss_setup(dt_cfg *cfg, const dt_shape *model_out, int labels_are_c
     return DT_OK;
 }
 
+dt_status dt_loss_setup_pixels(dt_cfg *cfg, const dt_shape *model_out, int num_classes,
+                               int y_dim, dt_loss *out)
+{
+    int kind;
+    double smoothing;
+    char buf[64];
+    static const char *const kinds[] = {"cross_entropy", NULL};
+    DT_TRY(dt_cfg_enum(cfg, "kind", "cross_entropy", kinds, &kind));
+    DT_TRY(dt_cfg_float(cfg, "label_smoothing", 0.0, 0.0, 1.0, &smoothing));
+    *out = (dt_loss){.kind = DT_LOSS_CROSS_ENTROPY, .label_smoothing = (float)smoothing,
+                     .out_dim = dt_shape_numel(model_out), .y_dim = y_dim,
+                     .positions = y_dim, .classes = num_classes};
+    dt_shape_str(model_out, buf, sizeof buf);
+    if (model_out->ndim < 2 || model_out->dim[0] != num_classes ||
+        out->out_dim != (int64_t)num_classes * y_dim)
+        return dt_error_set(DT_ERR_SHAPE,
+                            "loss cross_entropy per pixel: the model's last layer gives %s per "
+                            "sample, expected (%d, ...) with %d pixels (one score per class "
+                            "and pixel)", buf, num_classes, y_dim);
+    return DT_OK;
+}
+
+dt_loss_sums dt_loss_compute_eval(const dt_loss *l, const dt_backend *be, const float *out,
+                                  const float *y, int64_t n, float *dout, int64_t *confusion)
+{
+    if (l->positions > 1)
+        return be->cross_entropy_pixels(out, y, n, l->classes, l->positions, l->label_smoothing,
+                                        0.0f, dout, confusion);
+    return dt_loss_compute(l, be, out, y, n, 0.0f, dout);
+}
+
 dt_loss_sums dt_loss_compute(const dt_loss *l, const dt_backend *be, const float *out,
                              const float *y, int64_t n, float scale, float *dout)
 {
     switch (l->kind) {
     case DT_LOSS_CROSS_ENTROPY:
+        if (l->positions > 1)
+            return be->cross_entropy_pixels(out, y, n, l->classes, l->positions,
+                                            l->label_smoothing, scale, dout, NULL);
         return be->cross_entropy(out, y, n, l->out_dim, l->label_smoothing, scale, dout);
     case DT_LOSS_MSE: return be->mse(out, y, n, l->y_dim, scale, dout);
     case DT_LOSS_GAUSSIAN_NLL: return be->gaussian_nll(out, y, n, l->y_dim, scale, dout);
     }
-    return (dt_loss_sums){0, 0};
+    return (dt_loss_sums){.loss = 0};
 }

@@ -23,6 +23,11 @@ typedef struct dt_loss {
     float label_smoothing;
     int64_t out_dim; /* model outputs per sample */
     int64_t y_dim;   /* targets per sample (1 for a class) */
+    /* Per-pixel classes (segmentation): the logits are (classes, H, W) and
+     * each sample's loss is the mean over its `positions` = H * W pixels;
+     * 1 for per-sample classes. */
+    int64_t positions;
+    int64_t classes;
 } dt_loss;
 
 /* Read the `loss` section (kind: cross_entropy | mse | gaussian_nll,
@@ -31,11 +36,20 @@ typedef struct dt_loss {
  * for mse (output = y_dim) and gaussian_nll (output = 2 * y_dim). */
 dt_status dt_loss_setup(dt_cfg *loss_cfg, const dt_shape *model_out, int labels_are_classes,
                         int num_classes, int y_dim, dt_loss *out);
+/* The same for labels of class per pixel (y_dim pixels per sample): the
+ * model's output must be (num_classes, H, W) with H * W = y_dim. */
+dt_status dt_loss_setup_pixels(dt_cfg *loss_cfg, const dt_shape *model_out, int num_classes,
+                               int y_dim, dt_loss *out);
 
 /* Per-sample loss sums over n rows of outputs `out` and targets `y`, and
  * d(loss)/d(out) * scale into dout. */
 dt_loss_sums dt_loss_compute(const dt_loss *l, const dt_backend *be, const float *out,
                              const float *y, int64_t n, float scale, float *dout);
+
+/* dt_loss_compute that also adds predictions into a confusion matrix
+ * (classes x classes, [label][prediction]) for per-pixel classes. */
+dt_loss_sums dt_loss_compute_eval(const dt_loss *l, const dt_backend *be, const float *out,
+                                  const float *y, int64_t n, float *dout, int64_t *confusion);
 
 const char *dt_loss_name(dt_loss_kind k);
 

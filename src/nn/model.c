@@ -90,6 +90,26 @@ static void assign_params(dt_model *m)
         }
 }
 
+/* The same for the non-trainable buffers, in their own block. */
+static void assign_buffers(dt_model *m)
+{
+    int64_t off = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i]->n_bufs; k++) {
+            dt_param *p = &m->layers[i]->bufs[k];
+            p->offset = off;
+            off += dt_shape_numel(&p->shape);
+        }
+    m->n_buffers = off;
+    m->buffers = m->be->alloc((size_t)(off ? off : 1) * sizeof(float));
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i]->n_bufs; k++) {
+            dt_param *p = &m->layers[i]->bufs[k];
+            p->data = m->buffers + p->offset;
+            p->grad = NULL;
+        }
+}
+
 dt_status dt_model_build(dt_cfg *model_cfg, const dt_shape *in, const dt_backend *be,
                          dt_model **out)
 {
@@ -115,6 +135,7 @@ dt_status dt_model_build(dt_cfg *model_cfg, const dt_shape *in, const dt_backend
         }
     }
     assign_params(m);
+    assign_buffers(m);
     *out = m;
     return DT_OK;
 }
@@ -131,6 +152,8 @@ void dt_model_destroy(dt_model *m)
     if (m->params) m->be->free(m->params);
     if (m->grads) m->be->free(m->grads);
     if (m->act_mem) m->be->free(m->act_mem);
+    if (m->buffers) m->be->free(m->buffers);
+    if (m->work) m->be->free(m->work);
     free(m);
 }
 
@@ -140,6 +163,27 @@ void dt_model_init_params(dt_model *m, uint64_t seed)
         for (int k = 0; k < m->layers[i]->n_params; k++)
             dt_param_init(&m->layers[i]->params[k], seed, (uint32_t)(i * DT_MAX_PARAMS + k),
                           m->be);
+    /* Buffers start as zeros or ones and draw no random numbers. */
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i]->n_bufs; k++)
+            dt_param_init(&m->layers[i]->bufs[k], seed, 0, m->be);
+}
+
+/* One workspace block, the largest any layer asks for. */
+static void reserve_workspace(dt_model *m)
+{
+    int64_t need = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const dt_layer *l = m->layers[i];
+        const int64_t w = l->ops->workspace ? l->ops->workspace(l, m->be) : 0;
+        need = w > need ? w : need;
+    }
+    if (need > m->work_floats) {
+        if (m->work) m->be->free(m->work);
+        m->work = m->be->alloc((size_t)need * sizeof(float));
+        m->work_floats = need;
+    }
+    for (int i = 0; i < m->n_layers; i++) m->layers[i]->work = m->work;
 }
 
 static int64_t layer_scratch(const dt_layer *l)
@@ -150,6 +194,7 @@ static int64_t layer_scratch(const dt_layer *l)
 void dt_model_reserve(dt_model *m, int64_t rows)
 {
     if (rows <= m->max_batch) return;
+    reserve_workspace(m);
     int64_t per_row = 0;
     for (int i = 0; i < m->n_layers; i++)
         per_row += 2 * dt_shape_numel(&m->layers[i]->out_shape) + layer_scratch(m->layers[i]);

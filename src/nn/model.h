@@ -21,6 +21,13 @@ typedef struct dt_model {
 
     int64_t max_batch; /* rows the activation buffers hold */
     float *act_mem;    /* one block for every layer's out, dout, scratch */
+
+    /* Non-trainable buffers (running statistics), layer after layer, and the
+     * workspace all layers share. */
+    float *buffers;
+    int64_t n_buffers;
+    float *work;
+    int64_t work_floats;
 } dt_model;
 
 /* Build from the `model` section (a map with a `layers` list) for inputs of

@@ -112,6 +112,30 @@ static int write_params(hid_t f, const dt_model *m, float *host)
     return e;
 }
 
+/* Non-trainable buffers as /buffers/LAYER/NAME, when the model has any. */
+static int write_buffers(hid_t f, const dt_model *m)
+{
+    if (!m->n_buffers) return 0;
+    float *host = dt_calloc((size_t)m->n_buffers, sizeof(float));
+    m->be->to_host(host, m->buffers, (size_t)m->n_buffers * sizeof(float));
+    const hid_t g = H5Gcreate2(f, "buffers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int e = g < 0;
+    for (int i = 0; !e && i < m->n_layers; i++) {
+        const dt_layer *l = m->layers[i];
+        if (!l->n_bufs) continue;
+        const hid_t lg = H5Gcreate2(g, l->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        e |= lg < 0;
+        for (int k = 0; !e && k < l->n_bufs; k++) {
+            const dt_param *p = &l->bufs[k];
+            e |= write_floats(lg, p->name, host + p->offset, p->shape.ndim, p->shape.dim);
+        }
+        if (lg >= 0) H5Gclose(lg);
+    }
+    if (g >= 0) H5Gclose(g);
+    free(host);
+    return e;
+}
+
 static int write_optim(hid_t f, const dt_optim *o, float *host)
 {
     const hid_t g = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -140,6 +164,7 @@ dt_status dt_checkpoint_save(const char *path, const dt_model *m, const dt_optim
     int e = f < 0;
     if (!e) e |= write_meta(f, meta, config_text);
     if (!e) e |= write_params(f, m, host);
+    if (!e) e |= write_buffers(f, m);
     if (!e && o) e |= write_optim(f, o, host);
     if (f >= 0 && H5Fclose(f) < 0) e = 1;
     dt_h5_unlock();
@@ -201,6 +226,23 @@ static dt_status read_header(hid_t f, const char *path, dt_ckpt_meta *meta)
     return DT_OK;
 }
 
+static dt_status read_buffers(hid_t f, const char *path, dt_model *m)
+{
+    char name[2 * DT_NAME_CAP + 32];
+    if (!m->n_buffers) return DT_OK;
+    float *host = dt_calloc((size_t)m->n_buffers, sizeof(float));
+    dt_status s = DT_OK;
+    for (int i = 0; s == DT_OK && i < m->n_layers; i++)
+        for (int k = 0; s == DT_OK && k < m->layers[i]->n_bufs; k++) {
+            const dt_param *p = &m->layers[i]->bufs[k];
+            snprintf(name, sizeof name, "buffers/%s/%s", m->layers[i]->name, p->name);
+            s = read_floats(f, path, name, host + p->offset, p->shape.ndim, p->shape.dim);
+        }
+    if (s == DT_OK) m->be->to_device(m->buffers, host, (size_t)m->n_buffers * sizeof(float));
+    free(host);
+    return s;
+}
+
 static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o, float *host)
 {
     char name[2 * DT_NAME_CAP + 32];
@@ -211,6 +253,7 @@ static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o, 
             DT_TRY(read_floats(f, path, name, host + p->offset, p->shape.ndim, p->shape.dim));
         }
     m->be->to_device(m->params, host, (size_t)m->n_params * sizeof(float));
+    DT_TRY(read_buffers(f, path, m));
     if (!o) return DT_OK;
 
     char kind[32] = "";

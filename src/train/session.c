@@ -248,9 +248,13 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, dt_backend_cpu(), &s->model));
     if (!s->train && !s->test) /* shapes only: take the classes from the model */
         s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
-    DT_TRY(dt_loss_setup(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
-                         s->info.label_kind == DT_LABEL_CLASS, s->info.num_classes,
-                         s->info.y_dim, &s->loss));
+    if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
+        DT_TRY(dt_loss_setup_pixels(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
+                                    s->info.num_classes, s->info.y_dim, &s->loss));
+    else
+        DT_TRY(dt_loss_setup(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
+                             s->info.label_kind == DT_LABEL_CLASS, s->info.num_classes,
+                             s->info.y_dim, &s->loss));
 
     const int64_t steps_per_epoch = (s->info.count + s->ts.batch_size - 1) / s->ts.batch_size;
     int64_t total = s->ts.epochs * steps_per_epoch;

@@ -88,7 +88,7 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 2));
 
     out->loss = sums[0] / (double)global_n;
-    out->accuracy = sums[1] / (double)global_n;
+    out->accuracy = sums[1] / (double)global_n / (double)s->loss.positions;
     out->global_n = global_n;
     if (s->ts.check_finite && !isfinite(out->loss)) {
         if (t->last_finite_step < 0)
@@ -107,8 +107,50 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     return DT_OK;
 }
 
+/* Running statistics are per rank (each saw its own samples): average them
+ * so that every rank evaluates and checkpoints the same model. */
+static dt_status sync_buffers(dt_trainer *t)
+{
+    dt_session *s = t->s;
+    dt_model *m = s->model;
+    const int world = dt_comm_size(s->comm);
+    if (!m->n_buffers || world == 1) return DT_OK;
+    DT_TRY(dt_comm_allreduce_f32(s->comm, m->buffers, m->n_buffers));
+    m->be->scale(m->buffers, 1.0f / (float)world, m->n_buffers);
+    return DT_OK;
+}
+
+/* Mean over the classes present (label or prediction) of
+ * intersection / union = tp / (tp + fp + fn), from the confusion matrices of
+ * all ranks ([label][prediction]). */
+static dt_status eval_iou(dt_session *s, const int64_t *confusion, int64_t classes,
+                          double *miou)
+{
+    double *c = dt_calloc((size_t)(classes * classes), sizeof(double));
+    for (int64_t i = 0; i < classes * classes; i++) c[i] = (double)confusion[i];
+    const dt_status st = dt_comm_allreduce_f64(s->comm, c, classes * classes);
+    double total = 0.0;
+    int present = 0;
+    for (int64_t k = 0; k < classes; k++) {
+        double tp = c[k * classes + k], row = 0.0, col = 0.0;
+        for (int64_t j = 0; j < classes; j++) {
+            row += c[k * classes + j];
+            col += c[j * classes + k];
+        }
+        const double uni = row + col - tp;
+        if (uni > 0) {
+            total += tp / uni;
+            present++;
+        }
+    }
+    free(c);
+    *miou = present ? total / present : 0.0;
+    return st;
+}
+
 dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out)
 {
+    DT_TRY(sync_buffers(t));
     dt_session *s = t->s;
     dt_model *m = s->model;
     const int64_t count = dt_dataset_get_info(ds)->count, chunk = s->ts.eval_batch;
@@ -118,7 +160,9 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
     float *x = dt_calloc((size_t)(chunk * t->in_numel), sizeof(float));
     float *y = dt_calloc((size_t)(chunk * t->y_dim), sizeof(float));
     int64_t *index = dt_calloc((size_t)chunk, sizeof(int64_t));
-    double sums[3] = {0.0, 0.0, (double)(hi - lo)};
+    const int64_t classes = s->loss.classes, pixels = s->loss.positions > 1;
+    int64_t *confusion = pixels ? dt_calloc((size_t)(classes * classes), sizeof(int64_t)) : NULL;
+    double sums[4] = {0.0, 0.0, (double)(hi - lo), 0.0};
     dt_status st = DT_OK;
     for (int64_t at = lo; st == DT_OK && at < hi; at += chunk) {
         const int64_t n = hi - at < chunk ? hi - at : chunk;
@@ -128,19 +172,25 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
         const dt_pass p = {.be = m->be, .n = n, .index = index, .step = s->optim->step,
                            .seed = s->seed, .training = 0};
         dt_model_forward(m, x, &p);
-        const dt_loss_sums ls = dt_loss_compute(&s->loss, m->be, dt_model_output(m), y, n, 0.0f,
-                                                dt_model_output_grad(m));
+        const dt_loss_sums ls = dt_loss_compute_eval(&s->loss, m->be, dt_model_output(m), y, n,
+                                                     dt_model_output_grad(m), confusion);
         sums[0] += ls.loss;
         sums[1] += (double)ls.correct;
+        sums[3] += (double)ls.correct5;
     }
     free(x);
     free(y);
     free(index);
-    DT_TRY(dt_comm_agree(s->comm, st));
-    DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 3));
+    st = dt_comm_agree(s->comm, st);
+    if (st == DT_OK) st = dt_comm_allreduce_f64(s->comm, sums, 4);
+    if (st == DT_OK && pixels) st = eval_iou(s, confusion, classes, &out->mean_iou);
+    free(confusion);
+    DT_TRY(st);
     out->count = (int64_t)sums[2];
     out->loss = out->count ? sums[0] / sums[2] : 0.0;
-    out->accuracy = out->count && s->loss.kind == DT_LOSS_CROSS_ENTROPY ? sums[1] / sums[2] : 0.0;
+    const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY && out->count;
+    out->accuracy = cls ? sums[1] / sums[2] / (double)s->loss.positions : 0.0;
+    out->top5 = cls && !pixels && classes > 5 ? sums[3] / sums[2] : 0.0;
     return DT_OK;
 }
 
@@ -165,6 +215,7 @@ static dt_status save_checkpoint(fit_state *f, const char *name)
     dt_session *s = f->t->s;
     char path[1400];
     snprintf(path, sizeof path, "%s/checkpoints/%s", f->run.path, name);
+    DT_TRY(sync_buffers(f->t));
     dt_status st = DT_OK;
     if (dt_comm_rank(s->comm) == 0) {
         const dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
@@ -189,6 +240,8 @@ static dt_status resume(fit_state *f)
     DT_TRY(dt_comm_agree(s->comm, st));
     DT_TRY(dt_comm_bcast(s->comm, &meta, sizeof meta, 0));
     DT_TRY(dt_comm_bcast(s->comm, s->model->params, s->model->n_params * 4, 0));
+    if (s->model->n_buffers)
+        DT_TRY(dt_comm_bcast(s->comm, s->model->buffers, s->model->n_buffers * 4, 0));
     for (int i = 0; i < s->optim->n_state; i++)
         DT_TRY(dt_comm_bcast(s->comm, s->optim->state[i], s->optim->n * 4, 0));
     DT_TRY(dt_comm_bcast(s->comm, &s->optim->step, sizeof s->optim->step, 0));
@@ -261,8 +314,15 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
 
     const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY;
     const double train_loss = f->epoch_samples ? f->epoch_loss / (double)f->epoch_samples : 0;
-    char acc[64] = "";
-    if (cls) snprintf(acc, sizeof acc, "  test accuracy %.2f%%", 100.0 * ev->accuracy);
+    char acc[128] = "";
+    if (cls) {
+        const int len = snprintf(acc, sizeof acc, "  test %saccuracy %.2f%%",
+                                 s->loss.positions > 1 ? "pixel " : "", 100.0 * ev->accuracy);
+        if (ev->top5 > 0)
+            snprintf(acc + len, sizeof acc - (size_t)len, " (top-5 %.2f%%)", 100.0 * ev->top5);
+        if (s->loss.positions > 1)
+            snprintf(acc + len, sizeof acc - (size_t)len, ", mean IoU %.4f", ev->mean_iou);
+    }
     DT_INFO("epoch %lld/%lld  train loss %.4f  test loss %.4f%s  (%lld test samples)",
             (long long)f->epoch + 1, (long long)s->ts.epochs, train_loss, ev->loss, acc,
             (long long)ev->count);
@@ -270,10 +330,12 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
     char rec[512];
     snprintf(rec, sizeof rec, "{\"type\":\"eval\",\"split\":\"test\",\"epoch\":%lld,"
              "\"step\":%lld,\"train_loss\":%.8g,\"train_accuracy\":%.8g,\"loss\":%.8g,"
-             "\"accuracy\":%.8g,\"count\":%lld,\"time_s\":%.3f}", (long long)f->epoch + 1,
+             "\"accuracy\":%.8g,\"top5\":%.8g,\"mean_iou\":%.8g,\"count\":%lld,"
+             "\"time_s\":%.3f}", (long long)f->epoch + 1,
              (long long)s->optim->step, train_loss,
              f->epoch_samples ? f->epoch_correct / (double)f->epoch_samples : 0.0, ev->loss,
-             ev->accuracy, (long long)ev->count, dt_now() - f->prog.start);
+             ev->accuracy, ev->top5, ev->mean_iou, (long long)ev->count,
+             dt_now() - f->prog.start);
     dt_rundir_metric(&f->run, rec);
     f->epoch_loss = f->epoch_correct = 0.0;
     f->epoch_samples = 0;

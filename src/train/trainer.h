@@ -16,6 +16,8 @@ typedef struct dt_eval_result {
     double loss;     /* mean per-sample loss */
     double accuracy; /* classification: fraction correct; else 0 */
     int64_t count;   /* samples evaluated over all ranks */
+    double top5;     /* classification over more than 5 classes: label in the top 5 */
+    double mean_iou; /* per-pixel classes: mean over classes of intersection / union */
 } dt_eval_result;
 
 typedef struct dt_step_result {

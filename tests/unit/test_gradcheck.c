@@ -246,6 +246,104 @@ static const gc_case k_layer_cases[] = {
      "  - {kind: flatten}\n"
      "  - {kind: linear, units: 2}\n",
      3, {2, 3, 4}, 0, NULL},
+    /* Convolutional layers: each behind linear + reshape so that the gradient
+     * it writes into its input is checked through that linear layer. */
+    {"conv2d 3x3 pad 1",
+     "layers: [{kind: linear, units: 50}, {kind: reshape, shape: [2, 5, 5]},\n"
+     "         {kind: conv2d, channels: 3, kernel: 3, padding: 1}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"conv2d stride, dilation, rect",
+     "layers: [{kind: linear, units: 84}, {kind: reshape, shape: [2, 6, 7]},\n"
+     "         {kind: conv2d, channels: 2, kernel: [3, 2], stride: [2, 1], padding: [1, 0],\n"
+     "          dilation: [1, 2]}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"conv2d groups, no bias",
+     "layers: [{kind: linear, units: 64}, {kind: reshape, shape: [4, 4, 4]},\n"
+     "         {kind: conv2d, channels: 6, kernel: 3, groups: 2, bias: false, padding: 2,\n"
+     "          stride: 2}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"conv2d 1x1",
+     "layers: [{kind: linear, units: 48}, {kind: reshape, shape: [3, 4, 4]},\n"
+     "         {kind: conv2d, channels: 2, kernel: 1}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"conv2d on the model input",
+     "layers: [{kind: conv2d, channels: 2, kernel: 2, stride: 2}]", 3, {1, 4, 4}, 0, NULL},
+    {"conv_transpose2d",
+     "layers: [{kind: linear, units: 36}, {kind: reshape, shape: [4, 3, 3]},\n"
+     "         {kind: conv_transpose2d, channels: 2, kernel: 3, stride: 2, padding: 1,\n"
+     "          output_padding: 1, groups: 2}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"conv_transpose2d dilation",
+     "layers: [{kind: linear, units: 18}, {kind: reshape, shape: [2, 3, 3]},\n"
+     "         {kind: conv_transpose2d, channels: 3, kernel: [2, 3], dilation: 2}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"max_pool2d pad, ceil",
+     "layers: [{kind: linear, units: 50}, {kind: reshape, shape: [2, 5, 5]},\n"
+     "         {kind: max_pool2d, kernel: 3, stride: 2, padding: 1, ceil_mode: true}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"max_pool2d 2x2",
+     "layers: [{kind: linear, units: 32}, {kind: reshape, shape: [2, 4, 4]},\n"
+     "         {kind: max_pool2d, kernel: 2}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"avg_pool2d pad, ceil",
+     "layers: [{kind: linear, units: 50}, {kind: reshape, shape: [2, 5, 5]},\n"
+     "         {kind: avg_pool2d, kernel: 3, stride: 2, padding: 1, ceil_mode: true}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"avg_pool2d exclude pad",
+     "layers: [{kind: linear, units: 50}, {kind: reshape, shape: [2, 5, 5]},\n"
+     "         {kind: avg_pool2d, kernel: 2, padding: 1, count_include_pad: false}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"global_avg_pool",
+     "layers: [{kind: linear, units: 27}, {kind: reshape, shape: [3, 3, 3]},\n"
+     "         {kind: global_avg_pool}, {kind: flatten}, {kind: linear, units: 2}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"batch_norm 2d (training)",
+     "layers: [{kind: linear, units: 27}, {kind: reshape, shape: [3, 3, 3]},\n"
+     "         {kind: batch_norm}, {kind: tanh}]",
+     3, {1, 4, 4}, 1, NULL},
+    {"batch_norm 2d (eval)",
+     "layers: [{kind: linear, units: 27}, {kind: reshape, shape: [3, 3, 3]},\n"
+     "         {kind: batch_norm}, {kind: tanh}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"batch_norm 1d (training)",
+     "layers: [{kind: linear, units: 4}, {kind: batch_norm, momentum: 0.3}, {kind: tanh}]",
+     1, {5}, 1, NULL},
+    {"batch_norm 1d (eval)",
+     "layers: [{kind: linear, units: 4}, {kind: batch_norm, momentum: 0.3}, {kind: tanh}]",
+     1, {5}, 0, NULL},
+    {"layer_norm",
+     "layers: [{kind: linear, units: 18}, {kind: reshape, shape: [2, 3, 3]},\n"
+     "         {kind: layer_norm}, {kind: tanh}]",
+     3, {1, 4, 4}, 1, NULL},
+    {"group_norm",
+     "layers: [{kind: linear, units: 36}, {kind: reshape, shape: [4, 3, 3]},\n"
+     "         {kind: group_norm, groups: 2}, {kind: tanh}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"instance_norm (affine)",
+     "layers: [{kind: linear, units: 18}, {kind: reshape, shape: [2, 3, 3]},\n"
+     "         {kind: instance_norm, affine: true}, {kind: tanh}]",
+     3, {1, 4, 4}, 1, NULL},
+    {"lrn",
+     "layers: [{kind: linear, units: 45}, {kind: reshape, shape: [5, 3, 3]},\n"
+     "         {kind: lrn, size: 3, alpha: 0.5, beta: 0.75, k: 2}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"upsample nearest",
+     "layers: [{kind: linear, units: 12}, {kind: reshape, shape: [2, 2, 3]},\n"
+     "         {kind: upsample, scale: [2, 3]}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"upsample bilinear",
+     "layers: [{kind: linear, units: 12}, {kind: reshape, shape: [2, 2, 3]},\n"
+     "         {kind: upsample, size: [5, 4], mode: bilinear}]",
+     3, {1, 4, 4}, 0, NULL},
+    {"residual add of convolutions",
+     "layers:\n"
+     "  - {kind: linear, units: 32}\n"
+     "  - {kind: reshape, shape: [2, 4, 4], name: r}\n"
+     "  - {kind: conv2d, channels: 3, kernel: 3, padding: 1, name: a}\n"
+     "  - {kind: conv2d, channels: 3, kernel: 1, inputs: [r], name: proj}\n"
+     "  - {kind: add, inputs: [a, proj]}\n"
+     "  - {kind: concat, inputs: [a, add5]}\n",
+     3, {1, 4, 4}, 0, NULL},
 };
 
 /* The DAG: four branches summed, then concatenated with the model input
@@ -283,6 +381,13 @@ static void test_layers(void)
             fprintf(stderr, "%s:%d: %s: no usable test point\n", __FILE__, __LINE__, k->label);
             dt_test_failures++;
             continue;
+        }
+        /* Layers with running statistics are checked in evaluation with
+         * statistics from a few training passes, not their initial values. */
+        if (!k->training) {
+            g.pass.training = 1;
+            for (int w = 0; w < 3; w++) dt_model_forward(g.m, g.x, &g.pass);
+            g.pass.training = 0;
         }
         gc_check_weighted(&g);
         gc_close(&g);

@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_optim.h"
+#include "backend/cpu/cpu_conv.h"
 #include "core/status.h"
 
 /* Elements below which a loop stays on the calling thread. */
@@ -245,7 +246,7 @@ static dt_loss_sums cpu_cross_entropy(const float *logits, const float *labels, 
                                       float *dx)
 {
     double loss = 0.0;
-    int64_t correct = 0;
+    int64_t correct = 0, correct5 = 0;
     const float off = smoothing / (float)classes, on = 1.0f - smoothing + off;
 
     for (int64_t r = 0; r < rows; r++) {
@@ -255,6 +256,9 @@ static dt_loss_sums cpu_cross_entropy(const float *logits, const float *labels, 
         int64_t arg = 0;
         for (int64_t j = 1; j < classes; j++) arg = z[j] > z[arg] ? j : arg;
         correct += arg == label;
+        int64_t above = 0; /* logits larger than the label's: top-5 if under 5 */
+        for (int64_t j = 0; j < classes; j++) above += z[j] > z[label];
+        correct5 += above < 5;
 
         /* loss = logsumexp(z) - sum_j t_j z_j, with sum_j t_j = 1 */
         double s = 0.0, tz = 0.0;
@@ -269,7 +273,7 @@ static dt_loss_sums cpu_cross_entropy(const float *logits, const float *labels, 
             d[j] = scale * (prob - (j == label ? on : off));
         }
     }
-    return (dt_loss_sums){loss, correct};
+    return (dt_loss_sums){loss, correct, correct5};
 }
 
 static dt_loss_sums cpu_mse(const float *pred, const float *target, int64_t rows, int64_t dim,
@@ -281,7 +285,7 @@ static dt_loss_sums cpu_mse(const float *pred, const float *target, int64_t rows
         loss += (double)e * e / (double)dim;
         dx[i] = scale * 2.0f * e / (float)dim;
     }
-    return (dt_loss_sums){loss, 0};
+    return (dt_loss_sums){.loss = loss};
 }
 
 static dt_loss_sums cpu_gaussian_nll(const float *pred, const float *target, int64_t rows,
@@ -299,7 +303,7 @@ static dt_loss_sums cpu_gaussian_nll(const float *pred, const float *target, int
             dlv[j] = scale * 0.5f * (1.0f - e * e * inv_var) / (float)dim;
         }
     }
-    return (dt_loss_sums){loss, 0};
+    return (dt_loss_sums){.loss = loss};
 }
 
 /* The optimizer loops are written branch-free with restrict pointers so
@@ -393,6 +397,7 @@ static const dt_backend cpu_backend = {
     .adadelta_step = dt_cpu_adadelta_step,
     .rmsprop_step = dt_cpu_rmsprop_step,
     .lamb_direction = dt_cpu_lamb_direction,
+    DT_CPU_CONV_OPS,
 };
 
 const dt_backend *dt_backend_cpu(void) { return &cpu_backend; }
