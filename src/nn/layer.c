@@ -11,11 +11,14 @@
 extern const dt_layer_ops dt_linear_ops, dt_relu_ops, dt_leaky_relu_ops, dt_sigmoid_ops,
     dt_tanh_ops, dt_gelu_ops, dt_softmax_ops, dt_dropout_ops, dt_flatten_ops, dt_reshape_ops,
     dt_add_ops, dt_concat_ops;
+/* Sequences: nn/rnn.c, nn/embedding.c. */
+extern const dt_layer_ops dt_rnn_ops, dt_lstm_ops, dt_gru_ops, dt_embedding_ops;
 
 static const dt_layer_ops *const g_kinds[] = {
     &dt_linear_ops,  &dt_relu_ops,    &dt_leaky_relu_ops, &dt_sigmoid_ops,
     &dt_tanh_ops,    &dt_gelu_ops,    &dt_softmax_ops,    &dt_dropout_ops,
     &dt_flatten_ops, &dt_reshape_ops, &dt_add_ops,        &dt_concat_ops,
+    &dt_rnn_ops,     &dt_lstm_ops,    &dt_gru_ops,        &dt_embedding_ops,
 };
 #define N_KINDS (int)(sizeof g_kinds / sizeof g_kinds[0])
 

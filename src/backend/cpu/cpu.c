@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_rnn.h"
 #include "core/status.h"
 
 /* Elements below which a loop stays on the calling thread. */
@@ -387,6 +388,14 @@ static const dt_backend cpu_backend = {
     .gaussian_nll = cpu_gaussian_nll,
     .sgd_step = cpu_sgd_step,
     .adam_step = cpu_adam_step,
+    /* sequences: cpu_rnn.c */
+    .cell_forward = dt_cpu_cell_forward,
+    .cell_backward = dt_cpu_cell_backward,
+    .rows_copy = dt_cpu_rows_copy,
+    .rows_add = dt_cpu_rows_add,
+    .seq_mask = dt_cpu_seq_mask,
+    .embed_forward = dt_cpu_embed_forward,
+    .embed_backward = dt_cpu_embed_backward,
 };
 
 const dt_backend *dt_backend_cpu(void) { return &cpu_backend; }
