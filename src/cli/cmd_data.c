@@ -25,6 +25,7 @@ static const char g_usage[] =
     "  dtrain data convert --format csv --input F [--test-input F] [--targets K]\n"
     "                      [--classes] --out DIR [options]\n"
     "  dtrain data info DIR\n"
+    "  dtrain data synth --task TASK --length T --out DIR [options]  (see synth --help)\n"
     "\n"
     "convert writes a shard set: DIR/manifest.json and HDF5 shards per split\n"
     "(train, test), replacing a shard set already in DIR.\n"
@@ -305,5 +306,6 @@ int dt_cmd_data(int argc, char **argv)
         printf("dtrain data: wrote shard set %s\n", a.opt.out_dir);
         return run_info(a.opt.out_dir);
     }
-    return usage_error("unknown subcommand '%s' (convert, info)", sub);
+    if (strcmp(sub, "synth") == 0) return dt_cmd_data_synth(argc, argv);
+    return usage_error("unknown subcommand '%s' (convert, info, synth)", sub);
 }

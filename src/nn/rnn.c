@@ -175,9 +175,10 @@ static dt_status read_keys(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
                             "%lld layers x %lld directions", (long long)q->L, (long long)q->D);
     DT_TRY(dt_cfg_int(cfg, "max_length", 0, 0, 1 << 30, &v));
     if (v && q->T > v)
-        return dt_cfg_error(dt_cfg_get(cfg, "max_length"), "sequences no longer than it",
-                            "input sequences of %lld steps for max_length %lld",
-                            (long long)q->T, (long long)v);
+        return dt_cfg_error(dt_cfg_get(cfg, "max_length"),
+                            "input sequences of at most max_length steps",
+                            "sequences of %lld steps for max_length %lld", (long long)q->T,
+                            (long long)v);
     (void)l;
     return DT_OK;
 }
