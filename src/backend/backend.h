@@ -80,6 +80,50 @@ typedef struct dt_adadelta_args {
 typedef struct dt_rmsprop_args {
     float lr, alpha, eps, weight_decay, momentum;
 } dt_rmsprop_args;
+/* ---- recurrent cells (CPU: cpu/cpu_rnn.c) ----
+ * One time step of a recurrent cell over `rows` sequences of `hidden`
+ * units. Matrices are row-major with the given leading dimensions (row
+ * strides, in floats), so a step reads and writes rows of larger (B, T, ...)
+ * buffers in place. G is the number of gate blocks: 1 (rnn), 4 (lstm, in
+ * the order i, f, g, o), 3 (gru, in the order r, z, n).
+ *
+ * Forward: `gates` (rows, G*H) holds the pre-activations (input projection
+ * plus, for rnn and lstm, the hidden projection and both biases) and is
+ * overwritten with the activated gates, which backward reads. GRU keeps its
+ * hidden projection apart: `hproj` (rows, 3H) is W_hh h_prev + b_hh, and its
+ * n block is saved into `hn` (rows, H) for backward. A row whose mask is 0
+ * is padding: its state is carried over unchanged (h = h_prev, c = c_prev).
+ *
+ * Backward: `dh` (rows, H) is d(loss)/d(h) of this step, `dc` (rows, H,
+ * lstm) d/d(c), replaced by d/d(c_prev). The op writes the gate gradients
+ * `dgates` (rows, G*H) with respect to the input-side pre-activations and
+ * `dgates_h` (gru only; rows, 3H) with respect to the hidden projection,
+ * and `dh_prev` (rows, H), the part of d/d(h_prev) that does not pass
+ * through W_hh (the caller adds dgates_h W_hh). Padding rows get zero gate
+ * gradients and pass dh and dc through. */
+typedef enum dt_cell_kind { DT_CELL_RNN = 0, DT_CELL_LSTM, DT_CELL_GRU } dt_cell_kind;
+
+typedef struct dt_cell_step {
+    dt_cell_kind kind;
+    dt_act act; /* rnn: DT_ACT_TANH or DT_ACT_RELU */
+    int64_t rows, hidden;
+    float *gates;
+    int64_t ld_gates;
+    const float *h_prev, *c_prev; /* ld_state */
+    float *h, *c;                 /* ld_state */
+    int64_t ld_state;
+    const float *mask; /* mask[r * ld_mask]: 1 valid, 0 padding; NULL: all valid */
+    int64_t ld_mask;
+    const float *hproj; /* gru, dense (rows, 3H) */
+    float *hn;          /* gru, ld_hn */
+    int64_t ld_hn;
+    /* backward */
+    const float *dh; /* dense (rows, H) */
+    float *dc;       /* lstm, dense (rows, H), in place */
+    float *dh_prev;  /* dense (rows, H) */
+    float *dgates, *dgates_h; /* ld_dgates */
+    int64_t ld_dgates;
+} dt_cell_step;
 
 typedef struct dt_backend {
     const char *name;
@@ -233,6 +277,26 @@ typedef struct dt_backend {
                                          int64_t rows, int64_t classes, int64_t hw,
                                          float smoothing, float scale, float *dx,
                                          int64_t *confusion);
+    /* ---- sequences (CPU: cpu/cpu_rnn.c) ---- */
+    /* One step of a recurrent cell, forward or backward (see dt_cell_step). */
+    void (*cell_forward)(const dt_cell_step *s);
+    void (*cell_backward)(const dt_cell_step *s);
+    /* dst(rows, cols) = src where mask[r * ld_mask] != 0, else 0; src NULL
+     * writes zeros; mask NULL keeps every row. Leading dimensions ldd, lds. */
+    void (*rows_copy)(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                      int64_t cols, const float *mask, int64_t ld_mask);
+    /* dst(rows, cols) += src where the mask is not 0 (as rows_copy). */
+    void (*rows_add)(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                     int64_t cols, const float *mask, int64_t ld_mask);
+    /* mask(rows, steps) = 1 where t < lengths[r], else 0. */
+    void (*seq_mask)(const float *lengths, int64_t rows, int64_t steps, float *mask);
+    /* Embedding: out(n, dim) = table[ids[i]] (ids as exact integers; an id
+     * outside [0, vocab) gives a zero row); backward dtable[ids[i]] += dout[i]
+     * in a fixed order. Returns the number of ids out of range. */
+    int64_t (*embed_forward)(const float *ids, int64_t n, const float *table, int64_t vocab,
+                             int64_t dim, float *out);
+    void (*embed_backward)(const float *ids, int64_t n, const float *dout, int64_t vocab,
+                           int64_t dim, float *dtable);
 } dt_backend;
 
 /* The CPU backend (always present). */

@@ -16,7 +16,6 @@
 #include "core/status.h"
 #include "data/convert.h"
 #include "data/dataset.h"
-#include "data/synth.h"
 
 static const char g_usage[] =
     "usage:\n"
@@ -28,7 +27,7 @@ static const char g_usage[] =
     "  dtrain data convert --format csv --input F [--test-input F] [--targets K]\n"
     "                      [--classes] --out DIR [options]\n"
     "  dtrain data info DIR\n"
-    "  dtrain data synth --task T --out DIR [--n N] [--seed S]\n"
+    "  dtrain data synth --task TASK --out DIR [options]  (see synth --help)\n"
     "\n"
     "convert writes a shard set: DIR/manifest.json and HDF5 shards per split\n"
     "(train, test), replacing a shard set already in DIR.\n"
@@ -49,10 +48,8 @@ static const char g_usage[] =
     "info prints the manifest and verifies every shard (size, CRC-32, datasets);\n"
     "it exits with 1 if any check fails.\n"
     "\n"
-    "synth writes a synthetic data set with a known answer (N training samples,\n"
-    "seed S, default 1); tasks:\n";
-
-int dt_cmd_data_synth(int argc, char **argv);
+    "synth writes a synthetic data set with a known answer; `dtrain data synth\n"
+    "--help` lists the tasks and their options.\n";
 
 /* The convert command line. */
 typedef struct convert_args {
@@ -299,10 +296,9 @@ int dt_cmd_data(int argc, char **argv)
     const char *const sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
         fputs(g_usage, stdout);
-        dt_synth_list(stdout);
         return 0;
     }
-    if (strcmp(sub, "synth") == 0) return dt_cmd_data_synth(argc - 1, argv + 1);
+    if (strcmp(sub, "synth") == 0) return dt_cmd_data_synth(argc, argv);
     if (strcmp(sub, "info") == 0) {
         if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs(g_usage, stdout);

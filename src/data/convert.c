@@ -1166,3 +1166,38 @@ dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
     table_free(&test);
     return s;
 }
+
+/* ---- arrays made in memory ------------------------------------------ */
+
+/* A table holding a copy of n rows of x and y (labels converted to int32). */
+static void arrays_table(const dt_convert_arrays *a, int64_t n, const float *x,
+                         const float *y, table *t)
+{
+    const int cls = a->classes > 0;
+    *t = (table){.x_shape = a->x_shape, .x_dtype = DT_F32, .x_scale = 1.0,
+                 .kind = cls ? DT_LABEL_CLASS : DT_LABEL_REGRESSION,
+                 .num_classes = a->classes, .y_dim = cls ? 1 : a->y_dim, .n = n};
+    t->x_row = (size_t)dt_shape_numel(&a->x_shape) * sizeof(float);
+    t->y_row = (size_t)t->y_dim * 4;
+    t->x = dt_calloc((size_t)(n ? n : 1), t->x_row);
+    t->y = dt_calloc((size_t)(n ? n : 1), t->y_row);
+    if (n) memcpy(t->x, x, (size_t)n * t->x_row);
+    for (int64_t i = 0; cls && i < n; i++) ((int32_t *)t->y)[i] = (int32_t)y[i];
+    if (!cls && n) memcpy(t->y, y, (size_t)n * t->y_row);
+}
+
+dt_status dt_convert_write_arrays(const dt_convert_arrays *a, const dt_convert_options *o)
+{
+    DT_TRY(check_options(o));
+    if (a->n_train <= 0) return dt_error_set(DT_ERR_ARG, "no training samples to write");
+    table train, test;
+    arrays_table(a, a->n_train, a->x_train, a->y_train, &train);
+    arrays_table(a, a->n_test, a->x_test, a->y_test, &test);
+    const char *const in[1] = {a->source};
+    cJSON *const m = manifest_new(o, &train, a->source, string_array(in, 1), NULL);
+    const dt_status s = write_given(o, &train, &test, m);
+    cJSON_Delete(m);
+    table_free(&train);
+    table_free(&test);
+    return s;
+}

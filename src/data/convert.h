@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "core/tensor.h"
 
 /* Samples per shard when the number of shards is left to the converter. */
 #define DT_CONVERT_SHARD_SAMPLES 20000
@@ -70,5 +71,20 @@ dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
 /* CRC-32 (zlib's polynomial) of a whole file and its size in bytes, the
  * checksum a manifest records for each shard. */
 dt_status dt_file_crc32(const char *path, uint32_t *crc, int64_t *bytes);
+
+/* Arrays made in memory (generated data sets): n samples of x (float32,
+ * x_shape per sample) and y (class labels as exact integers in floats, or
+ * y_dim regression targets), for the train split and, when n_test > 0, the
+ * test split. Written as they are, with `source` recorded in the manifest. */
+typedef struct dt_convert_arrays {
+    const char *source;
+    dt_shape x_shape;
+    int classes; /* > 0: class labels 0..classes-1; 0: regression */
+    int y_dim;   /* regression targets per sample */
+    int64_t n_train, n_test;
+    const float *x_train, *y_train, *x_test, *y_test;
+} dt_convert_arrays;
+
+dt_status dt_convert_write_arrays(const dt_convert_arrays *a, const dt_convert_options *o);
 
 #endif

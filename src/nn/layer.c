@@ -15,6 +15,8 @@ extern const dt_layer_ops dt_linear_ops, dt_relu_ops, dt_leaky_relu_ops, dt_sigm
 extern const dt_layer_ops dt_conv2d_ops, dt_conv_transpose2d_ops, dt_max_pool2d_ops,
     dt_avg_pool2d_ops, dt_global_avg_pool_ops, dt_batch_norm_ops, dt_layer_norm_ops,
     dt_group_norm_ops, dt_instance_norm_ops, dt_lrn_ops, dt_upsample_ops;
+/* Sequences: nn/rnn.c, nn/embedding.c. */
+extern const dt_layer_ops dt_rnn_ops, dt_lstm_ops, dt_gru_ops, dt_embedding_ops;
 
 static const dt_layer_ops *const g_kinds[] = {
     &dt_linear_ops,  &dt_relu_ops,    &dt_leaky_relu_ops, &dt_sigmoid_ops,
@@ -24,6 +26,7 @@ static const dt_layer_ops *const g_kinds[] = {
     &dt_conv2d_ops, &dt_conv_transpose2d_ops, &dt_max_pool2d_ops, &dt_avg_pool2d_ops,
     &dt_global_avg_pool_ops, &dt_batch_norm_ops, &dt_layer_norm_ops, &dt_group_norm_ops,
     &dt_instance_norm_ops, &dt_lrn_ops, &dt_upsample_ops,
+    &dt_rnn_ops,     &dt_lstm_ops,    &dt_gru_ops,        &dt_embedding_ops,
 };
 #define N_KINDS (int)(sizeof g_kinds / sizeof g_kinds[0])
 

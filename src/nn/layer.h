@@ -18,7 +18,8 @@
 #include "core/tensor.h"
 
 #define DT_MAX_INPUTS 8
-#define DT_MAX_PARAMS 4
+/* Recurrent layers hold four tensors per layer and direction. */
+#define DT_MAX_PARAMS 32
 #define DT_MAX_BUFFERS 2
 #define DT_NAME_CAP 64
 
@@ -31,7 +32,7 @@ typedef enum dt_init {
 } dt_init;
 
 typedef struct dt_param {
-    char name[16]; /* "weight", "bias" */
+    char name[32]; /* "weight", "bias", "weight_ih_l0_reverse" */
     dt_shape shape;
     int64_t offset; /* position in the model's flat buffers */
     float *data;    /* views, set by the model */
@@ -52,6 +53,9 @@ typedef struct dt_pass {
     /* Backward writes parameter gradients instead of adding to them (the
      * first micro-step of an optimizer step), which saves zeroing them. */
     int overwrite_grads;
+    /* Valid steps of each of the n sequences (recurrent layers treat steps
+     * at or past it as padding); NULL: every sequence is full length. */
+    const float *lengths;
 } dt_pass;
 
 typedef struct dt_layer dt_layer;

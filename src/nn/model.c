@@ -157,12 +157,20 @@ void dt_model_destroy(dt_model *m)
     free(m);
 }
 
+/* The RNG key of parameter k of layer i. Ids of the first four parameters
+ * of a layer are those models have always had (4 i + k); further ones, which
+ * only recurrent layers declare, come from a range of their own. */
+static uint32_t param_id(int i, int k)
+{
+    if (k < 4) return (uint32_t)(i * 4 + k);
+    return 0x40000000u + (uint32_t)(i * DT_MAX_PARAMS + k);
+}
+
 void dt_model_init_params(dt_model *m, uint64_t seed)
 {
     for (int i = 0; i < m->n_layers; i++)
         for (int k = 0; k < m->layers[i]->n_params; k++)
-            dt_param_init(&m->layers[i]->params[k], seed, (uint32_t)(i * DT_MAX_PARAMS + k),
-                          m->be);
+            dt_param_init(&m->layers[i]->params[k], seed, param_id(i, k), m->be);
     /* Buffers start as zeros or ones and draw no random numbers. */
     for (int i = 0; i < m->n_layers; i++)
         for (int k = 0; k < m->layers[i]->n_bufs; k++)

@@ -14,6 +14,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_optim.h"
 #include "backend/cpu/cpu_conv.h"
+#include "backend/cpu/cpu_rnn.h"
 #include "core/status.h"
 
 /* Elements below which a loop stays on the calling thread. */
@@ -398,6 +399,14 @@ static const dt_backend cpu_backend = {
     .rmsprop_step = dt_cpu_rmsprop_step,
     .lamb_direction = dt_cpu_lamb_direction,
     DT_CPU_CONV_OPS,
+    /* sequences: cpu_rnn.c */
+    .cell_forward = dt_cpu_cell_forward,
+    .cell_backward = dt_cpu_cell_backward,
+    .rows_copy = dt_cpu_rows_copy,
+    .rows_add = dt_cpu_rows_add,
+    .seq_mask = dt_cpu_seq_mask,
+    .embed_forward = dt_cpu_embed_forward,
+    .embed_backward = dt_cpu_embed_backward,
 };
 
 const dt_backend *dt_backend_cpu(void) { return &cpu_backend; }
