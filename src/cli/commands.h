@@ -8,5 +8,7 @@ int dt_cmd_eval(int argc, char **argv);
 int dt_cmd_info(int argc, char **argv);
 int dt_cmd_bench(int argc, char **argv);
 int dt_cmd_data(int argc, char **argv);
+int dt_cmd_sweep(int argc, char **argv);
+int dt_cmd_ensemble(int argc, char **argv);
 
 #endif

@@ -48,6 +48,12 @@ typedef struct dt_session {
     dt_train_settings ts;
     int threads;
     const char *command_line; /* recorded in the run manifest; set by the caller */
+
+    /* Set by sweeps and ensembles before training: train on these indices of
+     * the training split (repeats allowed) instead of all of it. NULL: all.
+     * Owned by the session (malloc'd). */
+    int64_t *train_subset;
+    int64_t train_subset_n;
 } dt_session;
 
 typedef enum dt_session_need {
