@@ -140,8 +140,11 @@ static dt_status read_plan(sweep *w, dt_cfg *root, int c, config_plan *p)
     DT_TRY(dt_cfg_int_req(train, "batch_size", 1, 1 << 30, &p->batch));
     DT_TRY(dt_cfg_int(train, "accumulation", 1, 1, 1 << 20, &p->accumulation));
     DT_TRY(dt_cfg_int(train, "micro_batch", 0, 0, 1 << 30, &micro));
-    DT_TRY(dt_cfg_str(optim, "kind", "adam", &kind));
-    DT_TRY(dt_cfg_float(optim, "lr", strcmp(kind, "sgd") == 0 ? 0.01 : 0.001, 0.0, 1e6, &p->lr));
+    if (o->scale_lr_ref) { /* a bad value otherwise fails its own job, not the sweep */
+        DT_TRY(dt_cfg_str(optim, "kind", "adam", &kind));
+        DT_TRY(dt_cfg_float(optim, "lr", strcmp(kind, "sgd") == 0 ? 0.01 : 0.001, 0.0, 1e6,
+                            &p->lr));
+    }
 
     const int64_t g = w->gp.group_size, b = p->batch;
     if (b < g)
@@ -592,8 +595,8 @@ static dt_status write_summary(const sweep *w, const job_result *res, int *best)
     }
     write_csv(w, res, csv);
     fprintf(md, "# Sweep of %s\n\n%d configuration(s) x %d fold(s) on %d group(s) of %d "
-                "rank(s); test accuracy is on the test split, train accuracy on %lld fixed "
-                "training samples (evaluation mode), gap = train - test.\n\n", w->o->config,
+                "rank(s); test accuracy is on the test split, train accuracy on up to %lld "
+                "fixed training samples (evaluation mode), gap = train - test.\n\n", w->o->config,
             w->n_configs, w->folds ? w->folds : 1, w->gp.n_groups, w->gp.group_size,
             (long long)w->o->train_eval_samples);
     write_md_jobs(w, res, md);
