@@ -1,12 +1,14 @@
 /* `dtrain train` and `dtrain eval`. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "train/checkpoint.h"
 #include "train/predict.h"
+#include "train/ensemble.h"
 #include "train/trainer.h"
 
 static void print_result(const dt_session *s, const dt_eval_result *r, const char *what)
@@ -49,13 +51,39 @@ int dt_cmd_train(int argc, char **argv)
     return 0;
 }
 
+/* `dtrain eval CONFIG --ensemble DIR`: the members of an ensemble
+ * directory, combined, on the test split. */
+static int eval_ensemble(int *argc, char ***argv, const dt_cli *cli, const char *dir)
+{
+    dt_comm *world;
+    if (dt_comm_init_world(argc, argv, &world) != DT_OK) {
+        fprintf(stderr, "dtrain: %s\n", dt_error_message());
+        return 1;
+    }
+    dt_log_init(dt_comm_rank(world), dt_comm_size(world), DT_LOG_INFO);
+    if (dt_ensemble_evaluate(world, cli->config, cli->overrides, cli->n_overrides, dir) != DT_OK)
+        return dt_cli_fail("eval", world, NULL);
+    dt_cli_finish(world, NULL);
+    return 0;
+}
+
 int dt_cmd_eval(int argc, char **argv)
 {
     static const char usage[] = "dtrain eval CONFIG --checkpoint FILE [--predictions FILE] "
-                                "[key=value ...]";
+                                "[key=value ...]\n"
+                                "       dtrain eval CONFIG --ensemble DIR [key=value ...]";
+    const char *ensemble = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--ensemble") == 0) { /* taken out before the common parse */
+            ensemble = argv[i + 1];
+            for (int j = i; j + 2 < argc; j++) argv[j] = argv[j + 2];
+            argc -= 2;
+            break;
+        }
     dt_cli cli;
     int rc = dt_cli_parse(argc, argv, usage, &cli);
     if (rc || cli.help) return rc;
+    if (ensemble) return eval_ensemble(&argc, &argv, &cli, ensemble);
     if (!cli.checkpoint) {
         fprintf(stderr, "dtrain eval: missing --checkpoint FILE\nusage: %s\n", usage);
         return 2;

@@ -11,5 +11,7 @@ int dt_cmd_data(int argc, char **argv);
 int dt_cmd_predict(int argc, char **argv);
 /* `dtrain data synth` (cmd_data_synth.c). */
 int dt_cmd_data_synth(int argc, char **argv);
+int dt_cmd_sweep(int argc, char **argv);
+int dt_cmd_ensemble(int argc, char **argv);
 
 #endif

@@ -138,10 +138,15 @@ dt_status dt_loader_create(dt_dataset *ds, const dt_loader_config *cfg, dt_loade
     DT_TRY(check_config(ds, cfg));
     const dt_dataset_info *const info = dt_dataset_get_info(ds);
 
+    for (int64_t i = 0; cfg->subset && i < cfg->subset_n; i++)
+        if (cfg->subset[i] < 0 || cfg->subset[i] >= info->count)
+            return dt_error_set(DT_ERR_ARG, "subset index %lld is outside the split's %lld "
+                                "samples", (long long)cfg->subset[i], (long long)info->count);
+
     dt_loader *const l = dt_calloc(1, sizeof *l);
     l->ds = ds;
     l->cfg = *cfg;
-    l->n = info->count;
+    l->n = cfg->subset ? cfg->subset_n : info->count;
     l->steps = dt_sampler_steps(l->n, cfg->global_batch);
     l->x_numel = dt_shape_numel(&info->x_shape);
     l->y_dim = info->y_dim;
@@ -202,6 +207,8 @@ dt_status dt_loader_start_epoch(dt_loader *l, int64_t epoch, int64_t first_step)
     quiesce(l);
     if (!l->started || epoch != l->epoch)
         dt_sampler_order(l->cfg.sampler, l->cfg.seed, epoch, l->n, l->order);
+    if ((!l->started || epoch != l->epoch) && l->cfg.subset)
+        for (int64_t i = 0; i < l->n; i++) l->order[i] = l->cfg.subset[l->order[i]];
     l->epoch = epoch;
     l->next_step = first_step;
     l->started = 1;

@@ -20,6 +20,10 @@ typedef struct dt_loader_config {
     dt_sampler_kind sampler;
     uint64_t seed;
     int prefetch; /* 0: read synchronously in dt_loader_next (no thread) */
+    /* Train on these indices of the split (repeats allowed, e.g. a bootstrap
+     * sample): epochs permute positions in this list. NULL: the whole split. */
+    const int64_t *subset;
+    int64_t subset_n;
 } dt_loader_config;
 
 typedef struct dt_batch {

@@ -31,4 +31,24 @@ int64_t dt_sampler_batch_size(int64_t n, int64_t b, int64_t step);
  * contiguous, sizes differ by at most one, earlier ranks larger. */
 void dt_sampler_slice(int64_t count, int rank, int world, int64_t *lo, int64_t *hi);
 
+/* Resampling for ensembles and cross-validation. Each is a pure function of
+ * its seed and arguments (Philox-keyed), so every rank and every later
+ * evaluation computes the same sets without storing them. */
+
+/* A bootstrap sample of n draws with replacement from 0..n-1 for ensemble
+ * member `member` (out has room for n; sorted ascending). About 1 - 1/e
+ * (63.2%) of the indices appear at least once. */
+void dt_sampler_bootstrap(uint64_t seed, int member, int64_t n, int64_t *out);
+
+/* The indices of 0..n-1 that are absent from `sample` (sorted, m entries):
+ * the out-of-bag set. Writes them to oob (room for n); returns the count. */
+int64_t dt_sampler_out_of_bag(const int64_t *sample, int64_t m, int64_t n, int64_t *oob);
+
+/* Fold `fold` of a k-fold split of 0..n-1: a seeded permutation cut into k
+ * parts of sizes differing by at most one. The fold's validation indices go
+ * to val (room for n / k + 1) and all others to train (room for n), both
+ * sorted; the counts to *n_val and *n_train. */
+void dt_sampler_kfold(uint64_t seed, int64_t n, int k, int fold, int64_t *train,
+                      int64_t *n_train, int64_t *val, int64_t *n_val);
+
 #endif

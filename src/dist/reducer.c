@@ -12,6 +12,8 @@ struct dt_reducer {
     MPI_Request *req;
     int started;          /* buckets started this step (from the end) */
     dt_reducer_stats stats;
+    double (*sumsq)(const float *x, int64_t n); /* local norm tracking, or NULL */
+    double local_sumsq;
 };
 
 dt_status dt_reducer_create(dt_comm *c, float *grads, int64_t n, int64_t bucket_bytes,
@@ -45,12 +47,24 @@ void dt_reducer_destroy(dt_reducer *r)
     free(r);
 }
 
-void dt_reducer_begin(dt_reducer *r) { r->started = 0; }
+void dt_reducer_begin(dt_reducer *r)
+{
+    r->started = 0;
+    r->local_sumsq = 0.0;
+}
+
+void dt_reducer_track_local(dt_reducer *r, double (*sumsq)(const float *x, int64_t n))
+{
+    r->sumsq = sumsq;
+}
+
+double dt_reducer_local_sumsq(const dt_reducer *r) { return r->local_sumsq; }
 
 static dt_status start_bucket(dt_reducer *r, int b)
 {
     const int64_t hi = b == 0 ? r->n : r->lo[b - 1];
     float *p = r->grads + r->lo[b];
+    if (r->sumsq) r->local_sumsq += r->sumsq(p, hi - r->lo[b]);
     return DT_MPI(MPI_Iallreduce(MPI_IN_PLACE, p, (int)(hi - r->lo[b]), MPI_FLOAT, MPI_SUM,
                                  dt_comm_mpi(r->comm), &r->req[b]));
 }

@@ -33,6 +33,12 @@ dt_status dt_reducer_ready(dt_reducer *r, int64_t offset);
 /* Start the rest and wait until every bucket is summed over all ranks. */
 dt_status dt_reducer_finish(dt_reducer *r);
 
+/* Also sum the squares of this rank's local gradients as each bucket goes
+ * out (before it is overwritten by the sum): `sumsq` is the backend's op,
+ * NULL turns it off. Read after finish with dt_reducer_local_sumsq. */
+void dt_reducer_track_local(dt_reducer *r, double (*sumsq)(const float *x, int64_t n));
+double dt_reducer_local_sumsq(const dt_reducer *r);
+
 /* Totals since creation. */
 dt_reducer_stats dt_reducer_get_stats(const dt_reducer *r);
 

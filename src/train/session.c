@@ -323,6 +323,7 @@ void dt_session_destroy(dt_session *s)
     dt_dataset_close(s->train);
     dt_dataset_close(s->test);
     dt_cfg_free(s->cfg);
+    free(s->train_subset);
     free(s->data_path);
     free(s->config_path);
     free(s);

@@ -76,6 +76,11 @@ typedef struct dt_session {
     int64_t *val_rows, n_val, n_train_rows;
     double val_fraction;
     int64_t folds, fold;
+    /* Set by sweeps and ensembles before training: train on these indices of
+     * the training split (repeats allowed) instead of all of it. NULL: all.
+     * Owned by the session (malloc'd). */
+    int64_t *train_subset;
+    int64_t train_subset_n;
 } dt_session;
 
 typedef enum dt_session_need {

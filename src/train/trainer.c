@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "train/checkpoint.h"
 #include "train/early_stop.h"
+#include "train/noise_scale.h"
 #include "train/progress.h"
 #include "train/rundir.h"
 
@@ -19,6 +20,7 @@ struct dt_trainer {
     int64_t in_numel, y_dim;
     double last_finite_loss;
     int64_t last_finite_step;
+    dt_noise_scale noise;
 };
 
 dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
@@ -33,8 +35,28 @@ dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
     dt_model_reserve(s->model, rows);
     dt_model_init_params(s->model, s->seed);
     *out = t;
-    return dt_reducer_create(s->comm, s->model->grads, s->model->n_params, s->ts.bucket_bytes,
-                             &t->reducer);
+    dt_noise_scale_init(&t->noise, 0.95);
+    DT_TRY(dt_reducer_create(s->comm, s->model->grads, s->model->n_params, s->ts.bucket_bytes,
+                             &t->reducer));
+    if (dt_comm_size(s->comm) > 1) dt_reducer_track_local(t->reducer, s->model->be->sumsq);
+    return DT_OK;
+}
+
+const dt_noise_scale *dt_trainer_noise_scale(const dt_trainer *t) { return &t->noise; }
+
+/* The noise-scale pair of a step: the small batch is this rank's slice
+ * (mean over ranks of its squared norm, sums[2] / sums[3]) or, on one rank,
+ * the first micro-batch (g2_micro); gradients carry the 1/global_n scale. */
+static void add_noise_pair(dt_trainer *t, const double *sums, double g2_micro, int64_t n0,
+                           int64_t global_n)
+{
+    const dt_model *m = t->s->model;
+    const double big = (double)global_n, g2_big = m->be->sumsq(m->grads, m->n_params);
+    if (dt_comm_size(t->s->comm) > 1 && sums[3] > 0)
+        dt_noise_scale_add(&t->noise, sums[2] / sums[3], big / sums[3], g2_big, big);
+    else if (dt_comm_size(t->s->comm) == 1 && n0 > 0 && n0 < global_n)
+        dt_noise_scale_add(&t->noise, g2_micro * (big / (double)n0) * (big / (double)n0),
+                           (double)n0, g2_big, big);
 }
 
 void dt_trainer_destroy(dt_trainer *t)
@@ -62,7 +84,8 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     dt_session *s = t->s;
     dt_model *m = s->model;
     const int64_t acc = s->ts.accumulation;
-    double sums[2] = {0.0, 0.0}; /* loss, correct */
+    double sums[4] = {0.0, 0.0, 0.0, 0.0}; /* loss, correct, local |g|^2, ranks with data */
+    double g2_micro = 0.0; /* first micro-batch's |g|^2 (noise scale on one rank) */
     x = dt_regularize_inputs(&s->reg, x, index, n, s->optim->step, s->seed);
     dt_regularize_perturb(&s->reg, m->be, m->params, m->n_params, s->optim->step, s->seed);
 
@@ -82,10 +105,17 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
         const int last = a == acc - 1;
         if (last) dt_reducer_begin(t->reducer);
         dt_model_backward(m, &p, last ? on_grads_ready : NULL, t);
+        if (a == 0 && acc > 1 && dt_comm_size(s->comm) == 1)
+            g2_micro = m->be->sumsq(m->grads, m->n_params);
     }
     dt_regularize_restore(&s->reg, m->be, m->params);
     DT_TRY(dt_reducer_finish(t->reducer));
-    DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 2));
+    if (n > 0) { /* this rank's mean gradient: local sum x global_n / n */
+        const double r = (double)global_n / (double)n;
+        sums[2] = dt_reducer_local_sumsq(t->reducer) * r * r;
+        sums[3] = 1.0;
+    }
+    DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 4));
 
     out->loss = sums[0] / (double)global_n;
     out->accuracy = sums[1] / (double)global_n / (double)s->loss.positions;
@@ -102,7 +132,10 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     }
     t->last_finite_loss = out->loss;
     t->last_finite_step = s->optim->step + 1;
-    dt_optim_clip_grads(s->optim, m->grads); /* the same on every rank: after the all-reduce */
+    /* The noise scale sees the gradient as reduced; clipping comes after, the
+     * same on every rank. */
+    add_noise_pair(t, sums, g2_micro, acc > 1 ? n / acc : n, global_n);
+    dt_optim_clip_grads(s->optim, m->grads);
     dt_optim_step(s->optim, m->params, m->grads);
     return DT_OK;
 }
@@ -267,11 +300,12 @@ static void log_interval(fit_state *f, int force)
     dt_progress_update(&f->prog, &pt, force);
     if (!force) return;
 
-    char rec[512];
+    char rec[640], noise[160];
+    dt_noise_scale_json(&f->t->noise, noise, sizeof noise);
     snprintf(rec, sizeof rec, "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.8g,"
-             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f}",
+             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f%s}",
              (long long)pt.step, (long long)f->epoch + 1, pt.loss, pt.lr,
-             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start);
+             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start, noise);
     dt_rundir_metric(&f->run, rec);
     f->interval_start = now;
     f->interval_loss = 0.0;
@@ -464,7 +498,9 @@ static dt_status fit_setup(fit_state *f)
                                  .sampler = s->ts.shuffle ? DT_SAMPLER_SHUFFLE
                                                           : DT_SAMPLER_SEQUENTIAL,
                                  .seed = s->seed,
-                                 .prefetch = s->ts.prefetch};
+                                 .prefetch = s->ts.prefetch,
+                                 .subset = s->train_subset,
+                                 .subset_n = s->train_subset_n};
     DT_TRY(dt_comm_agree(s->comm, dt_loader_create(s->train, &lc, &f->loader)));
     f->steps_per_epoch = dt_loader_steps_per_epoch(f->loader);
     int64_t total = s->ts.epochs * f->steps_per_epoch;

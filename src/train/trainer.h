@@ -46,4 +46,9 @@ dt_status dt_trainer_fit(dt_trainer *t, dt_eval_result *final, char **run_dir);
 
 dt_reducer_stats dt_trainer_reducer_stats(const dt_trainer *t);
 
+/* The gradient noise scale estimated over the steps so far (see
+ * train/noise_scale.h); logged with every train record of metrics.jsonl. */
+struct dt_noise_scale;
+const struct dt_noise_scale *dt_trainer_noise_scale(const dt_trainer *t);
+
 #endif
