@@ -6,8 +6,8 @@
 #    micro-batches of 32, and the noise scale is logged per interval;
 #  - the linear scaling rule and warm-up land in each job's config;
 #  - 3-fold cross-validation of 2 learning rates: cv.csv, 3 folds each;
-#  - a 2-member bagging ensemble, evaluated again by `dtrain eval
-#    --ensemble` with the same numbers;
+#  - a 2-member bagging ensemble on 2 ranks, evaluated again by `dtrain
+#    eval --ensemble` on 1 rank with the same numbers;
 #  - bad input: more groups than ranks, groups not dividing the world, an
 #    unknown sweep key, a batch size no accumulation reaches.
 source "$(dirname "$0")/common.bash"
@@ -43,7 +43,8 @@ mpi 2 ensemble "$cfg" "${base[@]}" train.max_steps=10 members=2 --out "$work/ens
   | tee "$work/ens.out"
 grep -q "^| 1..2 |" "$work/ens/ensemble.md" || fail "ensemble table"
 grep -q '"status":	"ok"' "$work/ens/ensemble.json" || fail "ensemble manifest"
-mpi 2 eval "$cfg" "${base[@]}" --ensemble "$work/ens" | tee "$work/eval.out"
+# evaluated again on 1 rank: the 2-rank sums must give the same numbers
+"$DTRAIN" eval "$cfg" "${base[@]}" --ensemble "$work/ens" | tee "$work/eval.out"
 [ "$(grep '^ensemble of 2' "$work/ens.out")" = "$(grep '^ensemble of 2' "$work/eval.out")" ] \
   || fail "dtrain eval --ensemble repeats the numbers"
 

@@ -1,4 +1,5 @@
 /* Rank groups under mpiexec (2, 3 or 4 ranks).
+ *  - every rank draws the same bootstrap sample and folds;
  *  - group split: every rank lands in group rank / size with the expected
  *    rank inside it, and a collective inside a group sees only its group;
  *  - a sweep of 2 configurations on 2 groups (1 group when the world is
@@ -16,6 +17,7 @@
 
 #include "core/rng.h"
 #include "data/convert.h"
+#include "data/sampler.h"
 #include "dist/group.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
@@ -254,6 +256,13 @@ int main(int argc, char **argv)
         CHECK_OK(dt_group_plan_make(size, rank, g, 0, &p));
         test_split(world, &p);
     }
+    /* every rank draws the same bootstrap sample and folds */
+    int64_t boot[500], tr[500], va[500], nt, nv;
+    dt_sampler_bootstrap(7, 3, 500, boot);
+    dt_sampler_kfold(7, 500, 5, 2, tr, &nt, va, &nv);
+    CHECK_OK(dt_comm_check_same(world, boot, sizeof boot, "bootstrap samples"));
+    CHECK_OK(dt_comm_check_same(world, va, nv * 8, "validation folds"));
+
     const int groups = size % 2 == 0 ? 2 : 1;
     test_sweep_equals_alone(world, self, groups);
     test_failing_job(world, groups);
