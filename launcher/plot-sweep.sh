@@ -41,44 +41,35 @@ plot_sweep() {
   while read -r _ _ _ _ name run; do
     [ -f "$run/metrics.jsonl" ] || run=$dir/$(basename "$run") # relative to another cwd
     grep '"type":"eval"' "$run/metrics.jsonl" |
-      sed -E 's/.*"epoch":([0-9]+).*"accuracy":([-0-9.e+]+).*/\1 \2/' >"$p/data/$name.eval"
+      sed -E 's/.*"epoch":([0-9]+).*"accuracy":([-0-9.e+]+).*/\1 \2/' >"$p/data/$name.eval" || true
     grep '"noise_scale"' "$run/metrics.jsonl" |
       sed -E 's/.*"step":([0-9]+).*"noise_scale":([-0-9.e+]+).*/\1 \2/' >"$p/data/$name.noise" || true
     curves+="${curves:+, }'$p/data/$name.eval' using 1:(100*\$2) with linespoints title '$name'"
     [ -s "$p/data/$name.noise" ] &&
       noise+="${noise:+, }'$p/data/$name.noise' using 1:2 with lines title '$name'"
   done <"$p/data/jobs.dat"
-  gnuplot <<GP
-set terminal pngcairo size 900,600 noenhanced
-set grid
-set key bottom left
-set output '$p/accuracy-vs-batch.png'
+  local head="set terminal pngcairo size 900,600 noenhanced; set grid; set key bottom left"
+  draw "$head; set output '$p/accuracy-vs-batch.png'
 set title 'Test accuracy against batch size: $dir'
-set logscale x 2
-set xlabel 'global batch size'; set ylabel 'test accuracy (%)'
-plot '$p/data/jobs.dat' using 1:(100*\$2) with linespoints lw 2 title 'final', \
-     '' using 1:(100*\$3) with linespoints dt 2 title 'best'
-set output '$p/sharpness-vs-batch.png'
+set logscale x 2; set xlabel 'global batch size'; set ylabel 'test accuracy (%)'
+plot '$p/data/jobs.dat' using 1:(100*\$2) with linespoints lw 2 title 'final', \\
+     '' using 1:(100*\$3) with linespoints dt 2 title 'best'"
+  awk '$4 != "NaN" { found = 1 } END { exit !found }' "$p/data/jobs.dat" &&
+    draw "$head; set output '$p/sharpness-vs-batch.png'
 set title 'Sharpness of the final minimum: $dir'
+set logscale x 2; set xlabel 'global batch size'
 set ylabel 'sharpness: 100 (max box loss - loss) / (1 + loss)'
-plot '$p/data/jobs.dat' using 1:4 with linespoints lw 2 title 'sharpness'
-unset logscale x
-set output '$p/curves.png'
+plot '$p/data/jobs.dat' using 1:4 with linespoints lw 2 title 'sharpness'"
+  cat "$p"/data/*.eval | grep -q . &&
+    draw "$head; set output '$p/curves.png'
 set title 'Test accuracy per epoch: $dir'
 set xlabel 'epoch'; set ylabel 'test accuracy (%)'
-plot $curves
-GP
-  if [ -n "$noise" ]; then
-    gnuplot <<GP
-set terminal pngcairo size 900,600 noenhanced
-set grid
-set output '$p/noise-scale.png'
+plot $curves"
+  [ -n "$noise" ] &&
+    draw "$head; set output '$p/noise-scale.png'
 set title 'Gradient noise scale B_simple (predicted critical batch): $dir'
-set xlabel 'step'; set ylabel 'noise scale (samples)'
-set logscale y
-plot $noise
-GP
-  fi
+set xlabel 'step'; set ylabel 'noise scale (samples)'; set logscale y
+plot $noise"
   echo "plots: $p"
 }
 
@@ -127,6 +118,10 @@ unset multiplot
 GP
   echo "plots: $p"
 }
+
+# draw SCRIPT: run one gnuplot script; a plot that cannot be drawn (no data)
+# is reported and the others go on.
+draw() { printf '%s\n' "$1" | gnuplot 2>&1 | grep -v "^Warning: empty" >&2 || true; }
 
 sweeps=()
 for d in "$@"; do
