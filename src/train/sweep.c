@@ -493,7 +493,7 @@ static void write_csv(const sweep *w, const job_result *res, FILE *f)
 
 static void write_md_jobs(const sweep *w, const job_result *res, FILE *f)
 {
-    fprintf(f, "| job | status | batch | acc. | lr | steps | test acc. | best | train acc. "
+    fprintf(f, "| job | status | batch | accum. | lr | steps | test acc. | best | train acc. "
                "| gap | to target (steps / s) | sharpness | noise scale | wall s |\n"
                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int j = 0; j < w->n_jobs; j++) {
@@ -596,7 +596,8 @@ static dt_status write_summary(const sweep *w, const job_result *res, int *best)
     write_csv(w, res, csv);
     fprintf(md, "# Sweep of %s\n\n%d configuration(s) x %d fold(s) on %d group(s) of %d "
                 "rank(s); test accuracy is on the test split, train accuracy on up to %lld "
-                "fixed training samples (evaluation mode), gap = train - test.\n\n", w->o->config,
+                "fixed training samples (evaluation mode), gap = train - test; noise scale: the "
+                "final B_simple, the predicted critical batch size.\n\n", w->o->config,
             w->n_configs, w->folds ? w->folds : 1, w->gp.n_groups, w->gp.group_size,
             (long long)w->o->train_eval_samples);
     write_md_jobs(w, res, md);
