@@ -47,6 +47,12 @@ grep -q '"status":	"ok"' "$work/ens/ensemble.json" || fail "ensemble manifest"
 "$DTRAIN" eval "$cfg" "${base[@]}" --ensemble "$work/ens" | tee "$work/eval.out"
 [ "$(grep '^ensemble of 2' "$work/ens.out")" = "$(grep '^ensemble of 2' "$work/eval.out")" ] \
   || fail "dtrain eval --ensemble repeats the numbers"
+# a member marked failed is left out and named in the report
+awk '/"status":/ && ++n == 2 { sub(/"ok"/, "\"failed\"") } { print }' "$work/ens/ensemble.json" \
+  >"$work/m.json" && mv "$work/m.json" "$work/ens/ensemble.json"
+"$DTRAIN" eval "$cfg" "${base[@]}" --ensemble "$work/ens" | grep -q "^ensemble of 1:" \
+  || fail "the failed member was not left out"
+grep -q "Failed member member-01" "$work/ens/ensemble.md" || fail "failed member not reported"
 
 expect_fail() {
   local pattern=$1; shift
