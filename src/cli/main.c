@@ -17,7 +17,7 @@ static const struct {
     {"bench", dt_cmd_bench, "bench CONFIG [key=value ...]      training throughput (samples/s, GFLOP/s)"},
     {"data", dt_cmd_data, "data convert|info ...             build and inspect HDF5 shard sets"},
     {"sweep", dt_cmd_sweep, "sweep CONFIG key=v1,v2 ...        many trainings in rank groups"},
-    {"ensemble", dt_cmd_ensemble, "ensemble CONFIG members=M ...     bagging ensemble in rank groups"},
+    {"ensemble", dt_cmd_ensemble, "ensemble CONFIG members=M ...     a bagging ensemble"},
 };
 #define N_COMMANDS (int)(sizeof g_commands / sizeof g_commands[0])
 
