@@ -195,9 +195,13 @@ static dt_ens_metrics average_member(const report *r)
     return a;
 }
 
-static void md_row(FILE *f, const char *what, const dt_ens_metrics *m, int cls)
+/* A table row; `alone` leaves out the disagreement (one member). */
+static void md_row(FILE *f, const char *what, const dt_ens_metrics *m, int cls, int alone)
 {
-    if (cls)
+    if (cls && alone)
+        fprintf(f, "| %s | %.2f%% | %.4f | %.4f | %.4f |\n", what, 100 * m->accuracy, m->nll,
+                m->brier, m->ece);
+    else if (cls)
         fprintf(f, "| %s | %.2f%% | %.4f | %.4f | %.4f | %.4f |\n", what, 100 * m->accuracy,
                 m->nll, m->brier, m->ece, m->disagreement);
     else
@@ -225,13 +229,13 @@ static void write_report(const char *dir, const report *r, FILE *f, FILE *md)
                     : "| members | nll | rmse | spread |\n|---|---|---|---|\n");
     for (int k = 0; k < r->n; k++) {
         snprintf(name, sizeof name, "1..%d", k + 1);
-        md_row(md, name, &r->prefix[k], cls);
+        md_row(md, name, &r->prefix[k], cls, 0);
     }
     fprintf(md, "\nMembers alone:\n\n");
-    fprintf(md, cls ? "| member | accuracy | nll | brier | ece | |\n|---|---|---|---|---|---|\n"
-                    : "| member | nll | rmse | |\n|---|---|---|---|\n");
-    for (int k = 0; k < r->n; k++) md_row(md, r->names[k], &r->member[k], cls);
-    md_row(md, "average member", &avg, cls);
+    fprintf(md, cls ? "| member | accuracy | nll | brier | ece |\n|---|---|---|---|---|\n"
+                    : "| member | nll | rmse | spread |\n|---|---|---|---|\n");
+    for (int k = 0; k < r->n; k++) md_row(md, r->names[k], &r->member[k], cls, 1);
+    md_row(md, "average member", &avg, cls, 1);
     const dt_ens_metrics *all = &r->prefix[r->n - 1];
     if (cls)
         fprintf(md, "\nEnsemble of %d vs average member: accuracy %.2f%% vs %.2f%%, nll %.4f vs "
