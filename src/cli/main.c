@@ -21,7 +21,7 @@ static const struct {
     {"predict", dt_cmd_predict, "predict CONFIG --checkpoint F --out F.csv  test-split outputs as CSV"},
     {"data", dt_cmd_data, "data convert|info|synth ...       build and inspect HDF5 shard sets"},
     {"sweep", dt_cmd_sweep, "sweep CONFIG key=v1,v2 ...        many trainings in rank groups"},
-    {"ensemble", dt_cmd_ensemble, "ensemble CONFIG members=M ...     bagging ensemble in rank groups"},
+    {"ensemble", dt_cmd_ensemble, "ensemble CONFIG members=M ...     a bagging ensemble"},
 };
 #define N_COMMANDS (int)(sizeof g_commands / sizeof g_commands[0])
 

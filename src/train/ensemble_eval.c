@@ -15,6 +15,7 @@
 typedef struct member_ref {
     char name[64];
     char ckpt[1200];
+    char error[600];
     int index, ok;
 } member_ref;
 
@@ -71,11 +72,13 @@ static dt_status parse_manifest(const char *dir, const char *path, const char *t
         const cJSON *x = cJSON_GetArrayItem(ms, i);
         const cJSON *st = cJSON_GetObjectItem(x, "status"), *nm = cJSON_GetObjectItem(x, "name");
         const cJSON *ck = cJSON_GetObjectItem(x, "checkpoint");
+        const cJSON *err = cJSON_GetObjectItem(x, "error");
         member_ref *r = &mf->m[i];
         r->index = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(x, "index"));
         r->ok = cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0 && cJSON_IsString(ck);
         snprintf(r->name, sizeof r->name, "%s", cJSON_IsString(nm) ? nm->valuestring : "?");
         if (r->ok) snprintf(r->ckpt, sizeof r->ckpt, "%s/%s", dir, ck->valuestring);
+        snprintf(r->error, sizeof r->error, "%s", cJSON_IsString(err) ? err->valuestring : "");
     }
     cJSON_Delete(j);
     return DT_OK;
@@ -169,6 +172,7 @@ typedef struct report {
     int has_oob;
     dt_ens_metrics oob;
     double oob_coverage;
+    const manifest *mf; /* for the failed members */
 } report;
 
 static void csv_row(FILE *f, const char *what, int k, const dt_ens_metrics *m)
@@ -191,9 +195,13 @@ static dt_ens_metrics average_member(const report *r)
     return a;
 }
 
-static void md_row(FILE *f, const char *what, const dt_ens_metrics *m, int cls)
+/* A table row; `alone` leaves out the disagreement (one member). */
+static void md_row(FILE *f, const char *what, const dt_ens_metrics *m, int cls, int alone)
 {
-    if (cls)
+    if (cls && alone)
+        fprintf(f, "| %s | %.2f%% | %.4f | %.4f | %.4f |\n", what, 100 * m->accuracy, m->nll,
+                m->brier, m->ece);
+    else if (cls)
         fprintf(f, "| %s | %.2f%% | %.4f | %.4f | %.4f | %.4f |\n", what, 100 * m->accuracy,
                 m->nll, m->brier, m->ece, m->disagreement);
     else
@@ -221,18 +229,22 @@ static void write_report(const char *dir, const report *r, FILE *f, FILE *md)
                     : "| members | nll | rmse | spread |\n|---|---|---|---|\n");
     for (int k = 0; k < r->n; k++) {
         snprintf(name, sizeof name, "1..%d", k + 1);
-        md_row(md, name, &r->prefix[k], cls);
+        md_row(md, name, &r->prefix[k], cls, 0);
     }
     fprintf(md, "\nMembers alone:\n\n");
-    fprintf(md, cls ? "| member | accuracy | nll | brier | ece | |\n|---|---|---|---|---|---|\n"
-                    : "| member | nll | rmse | |\n|---|---|---|---|\n");
-    for (int k = 0; k < r->n; k++) md_row(md, r->names[k], &r->member[k], cls);
-    md_row(md, "average member", &avg, cls);
+    fprintf(md, cls ? "| member | accuracy | nll | brier | ece |\n|---|---|---|---|---|\n"
+                    : "| member | nll | rmse | spread |\n|---|---|---|---|\n");
+    for (int k = 0; k < r->n; k++) md_row(md, r->names[k], &r->member[k], cls, 1);
+    md_row(md, "average member", &avg, cls, 1);
     const dt_ens_metrics *all = &r->prefix[r->n - 1];
     if (cls)
         fprintf(md, "\nEnsemble of %d vs average member: accuracy %.2f%% vs %.2f%%, nll %.4f vs "
                     "%.4f, brier %.4f vs %.4f, ece %.4f vs %.4f.\n", r->n, 100 * all->accuracy,
                 100 * avg.accuracy, all->nll, avg.nll, all->brier, avg.brier, all->ece, avg.ece);
+    for (int i = 0; i < r->mf->n; i++)
+        if (!r->mf->m[i].ok)
+            fprintf(md, "\nFailed member %s (left out): %s\n", r->mf->m[i].name,
+                    r->mf->m[i].error);
     if (r->has_oob)
         fprintf(md, "\nOut-of-bag estimate (training samples predicted only by members that did "
                     "not see them; %.1f%% of the training set covered): accuracy %.2f%%, nll "
@@ -317,7 +329,8 @@ static dt_status evaluate_members(evaluation *ev)
     ev->col.out = dt_calloc((size_t)((hi - lo + 1) * ev->col.out_dim), sizeof(float));
     ev->col.y = dt_calloc((size_t)((hi - lo + 1) * ev->col.y_dim), sizeof(float));
     dt_ens_acc_init(&ev->acc, s->loss.kind, hi - lo, width, mf->n);
-    ev->rep = (report){.kind = s->loss.kind, .has_oob = cls && mf->bootstrap && width <= 1024};
+    ev->rep = (report){.kind = s->loss.kind, .has_oob = cls && mf->bootstrap && width <= 1024,
+                       .mf = mf};
     ev->rep.prefix = dt_calloc((size_t)mf->n, sizeof(dt_ens_metrics));
     ev->rep.member = dt_calloc((size_t)mf->n, sizeof(dt_ens_metrics));
     ev->rep.names = dt_calloc((size_t)mf->n, sizeof(char *));

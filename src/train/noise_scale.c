@@ -40,7 +40,7 @@ double dt_noise_scale_trace(const dt_noise_scale *n)
 
 double dt_noise_scale_value(const dt_noise_scale *n)
 {
-    if (!n->count || !(n->ema_g2 > 0)) return NAN;
+    if (!n->count || !(n->ema_g2 > 0) || !(n->ema_tr > 0)) return NAN;
     return n->ema_tr / n->ema_g2; /* the bias corrections cancel */
 }
 

@@ -33,8 +33,8 @@ void dt_noise_scale_init(dt_noise_scale *n, double decay);
 void dt_noise_scale_add(dt_noise_scale *n, double g2_small, double b_small, double g2_big,
                         double b_big);
 
-/* B_simple from the moving averages; NaN before the first pair or when the
- * |G|^2 average is not positive. */
+/* B_simple from the moving averages; NaN before the first pair or while
+ * either average is not positive (too few steps to tell). */
 double dt_noise_scale_value(const dt_noise_scale *n);
 /* The averages with bias correction: estimates of |G|^2 and tr(Sigma). */
 double dt_noise_scale_grad_sq(const dt_noise_scale *n);

@@ -16,10 +16,9 @@
 #include "train/evalset.h"
 #include "train/noise_scale.h"
 #include "train/progress.h"
+#include "train/sweep_internal.h"
 #include "train/trainer.h"
 
-#define MAX_AXES 8
-#define MAX_VALUES 64
 #define MAX_JOBS 4096
 
 void dt_sweep_opts_init(dt_sweep_opts *o)
@@ -28,51 +27,8 @@ void dt_sweep_opts_init(dt_sweep_opts *o)
                          .sharp = {.eps = 1e-3, .absolute = 0, .steps = 5, .samples = 2048}};
 }
 
-/* ---- the grid ---- */
-
-typedef struct axis {
-    char key[200];
-    char *values[MAX_VALUES];
-    int n;
-} axis;
-
-/* What one configuration trains with, worked out before anything runs. */
-typedef struct config_plan {
-    int64_t batch, accumulation;
-    double lr;
-    int scaled;           /* lr was set by the scaling rule */
-    char warmup_ov[300];  /* the warm-up override, or "" */
-} config_plan;
-
-typedef struct sweep {
-    const dt_sweep_opts *o;
-    axis axes[MAX_AXES];
-    int n_axes;
-    char **fixed; /* single-valued overrides */
-    int n_fixed;
-    int folds; /* 0: no cross-validation */
-    int n_configs, n_jobs;
-    config_plan *plans;
-    dt_group_plan gp;
-    char dir[1024];
-} sweep;
-
-/* The fixed-size record of one job, gathered over the world at the end. */
-typedef struct job_result {
-    int filled, status;
-    int config, fold;
-    char name[120];
-    char error[600];
-    char run_dir[1100];
-    double lr;
-    int64_t batch, accumulation, micro, warmup, steps, params;
-    double final_acc, best_acc, final_loss, train_acc, train_loss, val_acc, val_loss;
-    double wall_s, target_steps, target_time;
-    double sharpness, sharp_base, sharp_max, noise_scale;
-} job_result;
-
 /* Values are split at commas unless the value is a YAML flow collection. */
-static dt_status add_override(sweep *w, char *ov)
+static dt_status add_override(dt_sweep *w, char *ov)
 {
     char *eq = strchr(ov, '=');
     const size_t klen = (size_t)(eq - ov);
@@ -90,7 +46,7 @@ static dt_status add_override(sweep *w, char *ov)
     if (w->n_axes == MAX_AXES || klen >= sizeof w->axes[0].key)
         return dt_error_set(DT_ERR_ARG, "%s: at most %d swept keys of < 200 characters", ov,
                             MAX_AXES);
-    axis *a = &w->axes[w->n_axes++];
+    dt_sweep_axis *a = &w->axes[w->n_axes++];
     memcpy(a->key, ov, klen);
     a->key[klen] = '\0';
     char *copy = dt_strdup(eq + 1), *save = NULL;
@@ -108,30 +64,9 @@ static dt_status add_override(sweep *w, char *ov)
     return DT_OK;
 }
 
-/* Value index of axis `k` in configuration `c` (the last axis varies fastest). */
-static int value_of(const sweep *w, int c, int k)
-{
-    for (int j = w->n_axes - 1; j > k; j--) c /= w->axes[j].n;
-    return c % w->axes[k].n;
-}
-
-static void job_name(const sweep *w, int c, int fold, char *out, size_t cap)
-{
-    int len = snprintf(out, cap, "c%02d", c);
-    for (int k = 0; k < w->n_axes && len < (int)cap; k++) {
-        const char *key = strrchr(w->axes[k].key, '.');
-        key = key ? key + 1 : w->axes[k].key;
-        len += snprintf(out + len, cap - (size_t)len, "_%s-%s", key,
-                        w->axes[k].values[value_of(w, c, k)]);
-    }
-    if (fold >= 0 && len < (int)cap) snprintf(out + len, cap - (size_t)len, "_fold%d", fold);
-    for (char *p = out; *p; p++)
-        if (*p == '/' || *p == ' ' || *p == '=' || *p == ',' || *p == ':') *p = '_';
-}
-
 /* ---- planning a configuration: batch, accumulation, learning rate ---- */
 
-static dt_status read_plan(sweep *w, dt_cfg *root, int c, config_plan *p)
+static dt_status read_plan(dt_sweep *w, dt_cfg *root, int c, dt_sweep_plan *p)
 {
     const dt_sweep_opts *o = w->o;
     dt_cfg *train = dt_cfg_get(root, "train"), *optim = dt_cfg_get(root, "optim");
@@ -140,7 +75,7 @@ static dt_status read_plan(sweep *w, dt_cfg *root, int c, config_plan *p)
     DT_TRY(dt_cfg_int_req(train, "batch_size", 1, 1 << 30, &p->batch));
     DT_TRY(dt_cfg_int(train, "accumulation", 1, 1, 1 << 20, &p->accumulation));
     DT_TRY(dt_cfg_int(train, "micro_batch", 0, 0, 1 << 30, &micro));
-    if (o->scale_lr_ref) { /* a bad value otherwise fails its own job, not the sweep */
+    if (o->scale_lr_ref) { /* a bad value otherwise fails its own job, not the dt_sweep */
         DT_TRY(dt_cfg_str(optim, "kind", "adam", &kind));
         DT_TRY(dt_cfg_float(optim, "lr", strcmp(kind, "sgd") == 0 ? 0.01 : 0.001, 0.0, 1e6,
                             &p->lr));
@@ -187,15 +122,16 @@ static dt_status read_plan(sweep *w, dt_cfg *root, int c, config_plan *p)
 
 /* The overrides of job (c, fold): defaults, fixed, the grid's values, the
  * planned settings, and the run directory. Strings are malloc'd. */
-static int job_overrides(const sweep *w, int c, int fold, char **ov, int planned)
+static int job_overrides(const dt_sweep *w, int c, int fold, char **ov, int planned)
 {
-    const config_plan *p = &w->plans[c];
+    const dt_sweep_plan *p = &w->plans[c];
     char name[120], buf[1400];
     int n = 0;
     ov[n++] = dt_strdup("runtime.log_level=warn");
     for (int i = 0; i < w->n_fixed; i++) ov[n++] = dt_strdup(w->fixed[i]);
     for (int k = 0; k < w->n_axes; k++) {
-        snprintf(buf, sizeof buf, "%s=%s", w->axes[k].key, w->axes[k].values[value_of(w, c, k)]);
+        snprintf(buf, sizeof buf, "%s=%s", w->axes[k].key,
+                 w->axes[k].values[dt_sweep_value_of(w, c, k)]);
         ov[n++] = dt_strdup(buf);
     }
     if (!planned) return n;
@@ -206,7 +142,7 @@ static int job_overrides(const sweep *w, int c, int fold, char **ov, int planned
         ov[n++] = dt_strdup(buf);
     }
     if (p->warmup_ov[0]) ov[n++] = dt_strdup(p->warmup_ov);
-    job_name(w, c, w->folds ? fold : -1, name, sizeof name);
+    dt_sweep_job_name(w, c, w->folds ? fold : -1, name, sizeof name);
     snprintf(buf, sizeof buf, "train.run_dir=%s", w->dir);
     ov[n++] = dt_strdup(buf);
     snprintf(buf, sizeof buf, "train.name=%s", name);
@@ -219,7 +155,7 @@ static void free_overrides(char **ov, int n)
     for (int i = 0; i < n; i++) free(ov[i]);
 }
 
-static dt_status plan_configs(sweep *w)
+static dt_status plan_configs(dt_sweep *w)
 {
     w->plans = dt_calloc((size_t)w->n_configs, sizeof *w->plans);
     for (int c = 0; c < w->n_configs; c++) {
@@ -239,7 +175,7 @@ static dt_status plan_configs(sweep *w)
 
 /* An unknown key fails the whole sweep before anything trains: build the
  * first job's session (shapes and data only) on the world. */
-static dt_status check_keys(sweep *w, dt_comm *world)
+static dt_status check_keys(dt_sweep *w, dt_comm *world)
 {
     char *ov[MAX_AXES + 300];
     const int n = job_overrides(w, 0, 0, ov, 1);
@@ -315,7 +251,7 @@ static dt_status run_root(const dt_sweep_opts *o, char *out, size_t cap)
 
 /* Best accuracy and the first evaluation reaching the target, from the
  * run's metrics.jsonl (group leader). */
-static void read_history(const sweep *w, job_result *r)
+static void read_history(const dt_sweep *w, dt_sweep_job *r)
 {
     char path[1200], line[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", r->run_dir);
@@ -340,7 +276,7 @@ static void read_history(const sweep *w, job_result *r)
 }
 
 /* Restrict training to the fold's training part; *val gets the rest. */
-static void set_fold(const sweep *w, dt_session *s, int fold, int64_t **val, int64_t *n_val)
+static void set_fold(const dt_sweep *w, dt_session *s, int fold, int64_t **val, int64_t *n_val)
 {
     const int64_t n = dt_dataset_get_info(s->train)->count;
     s->train_subset = dt_calloc((size_t)n, sizeof(int64_t));
@@ -356,8 +292,8 @@ static void set_fold(const sweep *w, dt_session *s, int fold, int64_t **val, int
 
 /* After training: train accuracy on a fixed subset, validation fold,
  * sharpness, noise scale. Collective over the group. */
-static dt_status measure(const sweep *w, dt_session *s, dt_trainer *t, const int64_t *val,
-                         int64_t n_val, job_result *r)
+static dt_status measure(const dt_sweep *w, dt_session *s, dt_trainer *t, const int64_t *val,
+                         int64_t n_val, dt_sweep_job *r)
 {
     const int64_t count = dt_dataset_get_info(s->train)->count;
     const int64_t m = w->o->train_eval_samples < count ? w->o->train_eval_samples : count;
@@ -388,7 +324,7 @@ static dt_status measure(const sweep *w, dt_session *s, dt_trainer *t, const int
     return DT_OK;
 }
 
-static dt_status train_job(const sweep *w, dt_session *s, int fold, job_result *r)
+static dt_status train_job(const dt_sweep *w, dt_session *s, int fold, dt_sweep_job *r)
 {
     int64_t *val = NULL, n_val = 0;
     if (fold >= 0) set_fold(w, s, fold, &val, &n_val);
@@ -417,8 +353,8 @@ static dt_status train_job(const sweep *w, dt_session *s, int fold, job_result *
     return st;
 }
 
-static void run_job(const sweep *w, dt_comm *comm, int c, int fold, const char *cmdline,
-                    job_result *r)
+static void run_job(const dt_sweep *w, dt_comm *comm, int c, int fold, const char *cmdline,
+                    dt_sweep_job *r)
 {
     char *ov[MAX_AXES + 300];
     const int n = job_overrides(w, c, fold, ov, 1);
@@ -427,7 +363,7 @@ static void run_job(const sweep *w, dt_comm *comm, int c, int fold, const char *
     r->fold = fold;
     r->batch = w->plans[c].batch;
     r->accumulation = w->plans[c].accumulation;
-    job_name(w, c, w->folds ? fold : -1, r->name, sizeof r->name);
+    dt_sweep_job_name(w, c, w->folds ? fold : -1, r->name, sizeof r->name);
 
     dt_session *s = NULL;
     dt_status st = dt_session_create(w->o->config, ov, n, comm, DT_NEED_DATA, &s);
@@ -443,212 +379,9 @@ static void run_job(const sweep *w, dt_comm *comm, int c, int fold, const char *
     if (r->filled && r->run_dir[0]) read_history(w, r);
 }
 
-/* ---- summaries (world rank 0) ---- */
-
-static const char *num(double v, char *buf, const char *fmt)
-{
-    if (!isfinite(v)) return "";
-    snprintf(buf, 32, fmt, v);
-    return buf;
-}
-
-static void write_csv(const sweep *w, const job_result *res, FILE *f)
-{
-    fprintf(f, "name,status");
-    for (int k = 0; k < w->n_axes; k++) fprintf(f, ",%s", w->axes[k].key);
-    fprintf(f, ",fold,batch,accumulation,micro_batch,lr,warmup_steps,steps,final_test_acc,"
-               "best_test_acc,final_test_loss,train_acc,train_loss,gap,val_acc,val_loss,"
-               "steps_to_target,time_to_target_s,wall_s,sharpness,sharp_base_loss,"
-               "sharp_max_loss,noise_scale,run_dir,error\n");
-    for (int j = 0; j < w->n_jobs; j++) {
-        const job_result *r = &res[j];
-        const int ok = r->status == DT_OK;
-        char b[12][32];
-        fprintf(f, "%s,%s", r->name, ok ? "ok" : "failed");
-        for (int k = 0; k < w->n_axes; k++)
-            fprintf(f, ",%s", w->axes[k].values[value_of(w, r->config, k)]);
-        fprintf(f, ",%d,%lld,%lld,%lld,%.6g,%lld,%lld", r->fold, (long long)r->batch,
-                (long long)r->accumulation, (long long)r->micro, r->lr, (long long)r->warmup,
-                (long long)r->steps);
-        if (ok)
-            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%s,%s,%s,%.2f,%s,%s,%s,%s",
-                    r->final_acc, r->best_acc, r->final_loss, r->train_acc, r->train_loss,
-                    r->train_acc - r->final_acc, w->folds ? num(r->val_acc, b[0], "%.6f") : "",
-                    w->folds ? num(r->val_loss, b[1], "%.6f") : "",
-                    r->target_steps >= 0 ? num(r->target_steps, b[2], "%.0f") : "",
-                    r->target_time >= 0 ? num(r->target_time, b[3], "%.2f") : "", r->wall_s,
-                    num(r->sharpness, b[4], "%.6g"), num(r->sharp_base, b[5], "%.6g"),
-                    num(r->sharp_max, b[6], "%.6g"), num(r->noise_scale, b[7], "%.6g"));
-        else
-            fprintf(f, ",,,,,,,,,,,%.2f,,,,", r->wall_s);
-        /* the message may hold commas and quotes: quote it CSV-style */
-        fprintf(f, ",%s,\"", r->run_dir);
-        for (const char *p = r->error; *p; p++) {
-            if (*p == '"') fputc('"', f);
-            fputc(*p == '\n' ? ' ' : *p, f);
-        }
-        fprintf(f, "\"\n");
-    }
-}
-
-static void write_md_jobs(const sweep *w, const job_result *res, FILE *f)
-{
-    fprintf(f, "| job | status | batch | acc. | lr | steps | test acc. | best | train acc. "
-               "| gap | to target (steps / s) | sharpness | noise scale | wall s |\n"
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (int j = 0; j < w->n_jobs; j++) {
-        const job_result *r = &res[j];
-        char b[4][32];
-        if (r->status != DT_OK) {
-            fprintf(f, "| %s | **failed** | %lld | %lld | | | | | | | | | | %.1f |\n", r->name,
-                    (long long)r->batch, (long long)r->accumulation, r->wall_s);
-            continue;
-        }
-        char target[64] = "not reached";
-        if (w->o->target <= 0) snprintf(target, sizeof target, "-");
-        else if (r->target_steps >= 0)
-            snprintf(target, sizeof target, "%.0f / %.1f", r->target_steps, r->target_time);
-        fprintf(f, "| %s | ok | %lld | %lld | %.4g | %lld | %.2f%% | %.2f%% | %.2f%% | %.2f | "
-                   "%s | %s | %s | %.1f |\n", r->name, (long long)r->batch,
-                (long long)r->accumulation, r->lr, (long long)r->steps, 100 * r->final_acc,
-                100 * r->best_acc, 100 * r->train_acc, 100 * (r->train_acc - r->final_acc),
-                target, num(r->sharpness, b[0], "%.3g"), num(r->noise_scale, b[1], "%.0f"),
-                r->wall_s);
-    }
-    int failed = 0;
-    for (int j = 0; j < w->n_jobs; j++) failed += res[j].status != DT_OK;
-    if (!failed) return;
-    fprintf(f, "\nFailed jobs:\n\n");
-    for (int j = 0; j < w->n_jobs; j++)
-        if (res[j].status != DT_OK) fprintf(f, "- %s: %s\n", res[j].name, res[j].error);
-}
-
-/* Mean and sample standard deviation of validation accuracy and loss over
- * a configuration's successful folds. Returns the folds counted. */
-static int cv_stats(const sweep *w, const job_result *res, int c, double *m_acc, double *s_acc,
-                    double *m_loss, double *s_loss)
-{
-    double sa = 0, sa2 = 0, sl = 0, sl2 = 0;
-    int k = 0;
-    for (int f = 0; f < w->folds; f++) {
-        const job_result *r = &res[c * w->folds + f];
-        if (r->status != DT_OK) continue;
-        sa += r->val_acc;
-        sa2 += r->val_acc * r->val_acc;
-        sl += r->val_loss;
-        sl2 += r->val_loss * r->val_loss;
-        k++;
-    }
-    *m_acc = k ? sa / k : NAN;
-    *m_loss = k ? sl / k : NAN;
-    *s_acc = k > 1 ? sqrt(fmax(0.0, (sa2 - k * *m_acc * *m_acc) / (k - 1))) : NAN;
-    *s_loss = k > 1 ? sqrt(fmax(0.0, (sl2 - k * *m_loss * *m_loss) / (k - 1))) : NAN;
-    return k;
-}
-
-static int write_cv(const sweep *w, const job_result *res, FILE *csv, FILE *md)
-{
-    int best = -1;
-    double best_acc = -1;
-    fprintf(csv, "config");
-    for (int k = 0; k < w->n_axes; k++) fprintf(csv, ",%s", w->axes[k].key);
-    fprintf(csv, ",folds_ok,val_acc_mean,val_acc_std,val_loss_mean,val_loss_std\n");
-    fprintf(md, "\n## Cross-validation (%d folds): validation accuracy per configuration\n\n"
-                "| config | folds ok | val. acc. mean | std | val. loss mean | std |\n"
-                "|---|---|---|---|---|---|\n", w->folds);
-    for (int c = 0; c < w->n_configs; c++) {
-        double ma, sa, ml, sl;
-        char b[4][32], name[120];
-        const int k = cv_stats(w, res, c, &ma, &sa, &ml, &sl);
-        job_name(w, c, -1, name, sizeof name);
-        fprintf(csv, "%s", name);
-        for (int a = 0; a < w->n_axes; a++)
-            fprintf(csv, ",%s", w->axes[a].values[value_of(w, c, a)]);
-        fprintf(csv, ",%d,%s,%s,%s,%s\n", k, num(ma, b[0], "%.6f"), num(sa, b[1], "%.6f"),
-                num(ml, b[2], "%.6f"), num(sl, b[3], "%.6f"));
-        fprintf(md, "| %s | %d/%d | %s%% | %s%% | %s | %s |\n", name, k, w->folds,
-                num(100 * ma, b[0], "%.2f"), num(100 * sa, b[1], "%.2f"), num(ml, b[2], "%.4f"),
-                num(sl, b[3], "%.4f"));
-        if (k && ma > best_acc) {
-            best_acc = ma;
-            best = c;
-        }
-    }
-    return best;
-}
-
-static FILE *open_in(const char *dir, const char *name)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) dt_error_set(DT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    return f;
-}
-
-static dt_status write_summary(const sweep *w, const job_result *res, int *best)
-{
-    FILE *csv = open_in(w->dir, "summary.csv"), *md = csv ? open_in(w->dir, "summary.md") : NULL;
-    if (!md) {
-        if (csv) fclose(csv);
-        return DT_ERR_IO;
-    }
-    write_csv(w, res, csv);
-    fprintf(md, "# Sweep of %s\n\n%d configuration(s) x %d fold(s) on %d group(s) of %d "
-                "rank(s); test accuracy is on the test split, train accuracy on up to %lld "
-                "fixed training samples (evaluation mode), gap = train - test.\n\n", w->o->config,
-            w->n_configs, w->folds ? w->folds : 1, w->gp.n_groups, w->gp.group_size,
-            (long long)w->o->train_eval_samples);
-    write_md_jobs(w, res, md);
-    *best = -1;
-    if (w->folds) {
-        FILE *cv = open_in(w->dir, "cv.csv");
-        if (cv) {
-            *best = write_cv(w, res, cv, md);
-            fclose(cv);
-        }
-    }
-    fclose(csv);
-    fclose(md);
-    return DT_OK;
-}
-
-static void write_plan_json(const sweep *w)
-{
-    cJSON *j = cJSON_CreateObject(), *axes = cJSON_AddArrayToObject(j, "axes");
-    cJSON_AddStringToObject(j, "format", "dtrain-sweep");
-    cJSON_AddNumberToObject(j, "version", 1);
-    cJSON_AddStringToObject(j, "config", w->o->config);
-    cJSON_AddStringToObject(j, "command", w->o->command_line ? w->o->command_line : "");
-    for (int k = 0; k < w->n_axes; k++) {
-        cJSON *a = cJSON_CreateObject(), *v = cJSON_AddArrayToObject(a, "values");
-        cJSON_AddStringToObject(a, "key", w->axes[k].key);
-        for (int i = 0; i < w->axes[k].n; i++)
-            cJSON_AddItemToArray(v, cJSON_CreateString(w->axes[k].values[i]));
-        cJSON_AddItemToArray(axes, a);
-    }
-    cJSON *fx = cJSON_AddArrayToObject(j, "fixed");
-    for (int i = 0; i < w->n_fixed; i++) cJSON_AddItemToArray(fx, cJSON_CreateString(w->fixed[i]));
-    cJSON_AddNumberToObject(j, "folds", w->folds);
-    cJSON_AddNumberToObject(j, "groups", w->gp.n_groups);
-    cJSON_AddNumberToObject(j, "group_size", w->gp.group_size);
-    cJSON_AddNumberToObject(j, "scale_lr_reference_batch", (double)w->o->scale_lr_ref);
-    cJSON_AddNumberToObject(j, "warmup_steps", (double)w->o->warmup);
-    cJSON_AddNumberToObject(j, "target_accuracy", w->o->target);
-    cJSON_AddStringToObject(j, "queue", "static round robin: job j on group j mod groups");
-    char *text = cJSON_Print(j);
-    FILE *f = open_in(w->dir, "sweep.json");
-    if (f) {
-        fprintf(f, "%s\n", text);
-        fclose(f);
-    }
-    free(text);
-    cJSON_Delete(j);
-}
-
 /* ---- the whole sweep ---- */
 
-static dt_status parse(sweep *w, const dt_sweep_opts *o)
+static dt_status parse(dt_sweep *w, const dt_sweep_opts *o)
 {
     w->o = o;
     w->fixed = dt_calloc((size_t)o->n_overrides + 1, sizeof *w->fixed);
@@ -668,7 +401,7 @@ static dt_status parse(sweep *w, const dt_sweep_opts *o)
     return DT_OK;
 }
 
-static void free_sweep(sweep *w)
+static void free_sweep(dt_sweep *w)
 {
     for (int k = 0; k < w->n_axes; k++)
         for (int i = 0; i < w->axes[k].n; i++) free(w->axes[k].values[i]);
@@ -677,11 +410,11 @@ static void free_sweep(sweep *w)
 }
 
 /* Each group works through its jobs; then one gather over the world. */
-static dt_status run_groups(sweep *w, dt_comm *world, job_result *all)
+static dt_status run_groups(dt_sweep *w, dt_comm *world, dt_sweep_job *all)
 {
     dt_comm *group = NULL;
     DT_TRY(dt_group_split(world, &w->gp, &group));
-    job_result *mine = dt_calloc((size_t)w->n_jobs, sizeof *mine);
+    dt_sweep_job *mine = dt_calloc((size_t)w->n_jobs, sizeof *mine);
     const int F = w->folds ? w->folds : 1;
     for (int j = 0; j < w->n_jobs; j++) {
         if (dt_group_of_job(&w->gp, j) != w->gp.group) continue;
@@ -712,15 +445,15 @@ static dt_status run_groups(sweep *w, dt_comm *world, job_result *all)
     return st;
 }
 
-static dt_status retrain_best(sweep *w, dt_comm *world, int best)
+static dt_status retrain_best(dt_sweep *w, dt_comm *world, int best)
 {
-    job_result r;
+    dt_sweep_job r;
     const int folds = w->folds;
     w->folds = 0; /* the full training set */
     char *ov[MAX_AXES + 300];
     const int n = job_overrides(w, best, -1, ov, 1);
     char name[160];
-    job_name(w, best, -1, name, sizeof name);
+    dt_sweep_job_name(w, best, -1, name, sizeof name);
     free(ov[n - 1]);
     snprintf(name + strlen(name), sizeof name - strlen(name), "_retrain");
     char buf[200];
@@ -755,7 +488,7 @@ static dt_status retrain_best(sweep *w, dt_comm *world, int best)
     return DT_OK;
 }
 
-static dt_status sweep_main(sweep *w, dt_comm *world, int *failed)
+static dt_status sweep_main(dt_sweep *w, dt_comm *world, int *failed)
 {
     const dt_sweep_opts *o = w->o;
     DT_TRY(dt_group_plan_make(dt_comm_size(world), dt_comm_rank(world), o->groups, w->n_jobs,
@@ -768,18 +501,18 @@ static dt_status sweep_main(sweep *w, dt_comm *world, int *failed)
     DT_TRY(check_keys(w, world));
     dt_log_init(dt_comm_rank(world), dt_comm_size(world), DT_LOG_INFO);
     if (dt_comm_rank(world) == 0) {
-        write_plan_json(w);
+        dt_sweep_write_plan(w);
         printf("sweep: %d job(s) on %d group(s) of %d rank(s) into %s\n", w->n_jobs,
                w->gp.n_groups, w->gp.group_size, w->dir);
         fflush(stdout);
     }
 
-    job_result *all = dt_calloc((size_t)w->n_jobs, sizeof *all);
+    dt_sweep_job *all = dt_calloc((size_t)w->n_jobs, sizeof *all);
     dt_status st = run_groups(w, world, all);
     int best = -1;
     *failed = 0;
     for (int j = 0; j < w->n_jobs; j++) *failed += all[j].status != DT_OK;
-    if (st == DT_OK && dt_comm_rank(world) == 0) st = write_summary(w, all, &best);
+    if (st == DT_OK && dt_comm_rank(world) == 0) st = dt_sweep_write_summary(w, all, &best);
     st = dt_comm_agree(world, st);
     if (st == DT_OK) st = dt_comm_bcast(world, &best, sizeof best, 0);
     free(all);
@@ -789,7 +522,7 @@ static dt_status sweep_main(sweep *w, dt_comm *world, int *failed)
 
 dt_status dt_sweep_run(dt_comm *world, const dt_sweep_opts *o, char **dir, int *failed)
 {
-    sweep w = {0};
+    dt_sweep w = {0};
     *dir = NULL;
     *failed = 0;
     dt_status st = parse(&w, o);

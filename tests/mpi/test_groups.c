@@ -1,9 +1,12 @@
 /* Rank groups under mpiexec (2, 3 or 4 ranks).
+ *  - every rank draws the same bootstrap sample and folds;
  *  - group split: every rank lands in group rank / size with the expected
  *    rank inside it, and a collective inside a group sees only its group;
  *  - a sweep of 2 configurations on 2 groups (1 group when the world is
  *    odd) ends with the parameters of each configuration trained alone on
  *    a communicator of the group's size: bitwise equal;
+ *  - sharpness: restores the weights bitwise, its base loss is the model's
+ *    loss on the same subset, and a larger box finds a larger increase;
  *  - a configuration that cannot be built fails alone: it is recorded as failed
  *    in the summary and the other configuration completes. */
 #include <math.h>
@@ -14,9 +17,11 @@
 
 #include "core/rng.h"
 #include "data/convert.h"
+#include "data/sampler.h"
 #include "dist/group.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
+#include "train/evalset.h"
 #include "train/sweep.h"
 #include "train/trainer.h"
 
@@ -192,6 +197,46 @@ static void test_failing_job(dt_comm *world, int groups)
     CHECK(ok == 1 && bad == 1);
 }
 
+static void test_sharpness(dt_comm *world)
+{
+    char cfg[300], *ov[1] = {"train.name=sharp"};
+    snprintf(cfg, sizeof cfg, "%s/run.yaml", g_dir);
+    dt_session *s = NULL;
+    dt_trainer *t = NULL;
+    dt_eval_result ev;
+    char *run = NULL;
+    CHECK_OK(dt_session_create(cfg, ov, 1, world, DT_NEED_DATA, &s));
+    if (!s) return;
+    CHECK_OK(dt_trainer_create(s, &t));
+    CHECK_OK(dt_trainer_fit(t, &ev, &run));
+    const int64_t n = s->model->n_params;
+    float *w = malloc((size_t)n * sizeof *w);
+    memcpy(w, s->model->params, (size_t)n * sizeof *w);
+
+    dt_sharpness_opts o = {.eps = 1e-3, .steps = 5, .samples = 100};
+    dt_sharpness_result small, big;
+    CHECK_OK(dt_sharpness_measure(s, &o, &small));
+    CHECK(memcmp(w, s->model->params, (size_t)n * sizeof *w) == 0);
+    o.eps = 3e-2;
+    CHECK_OK(dt_sharpness_measure(s, &o, &big));
+    CHECK(memcmp(w, s->model->params, (size_t)n * sizeof *w) == 0);
+    CHECK(small.max_loss >= small.base_loss && small.sharpness >= 0);
+    CHECK(big.sharpness > small.sharpness);
+    CHECK_CLOSE(big.base_loss, small.base_loss, 1e-12, 0);
+
+    int64_t idx[100];
+    dt_sharpness_subset(dt_dataset_get_info(s->train)->count, 100, idx);
+    CHECK_OK(dt_evaluate_indices(s, s->train, idx, 100, &ev));
+    CHECK_CLOSE(small.base_loss, ev.loss, 1e-5, 0);
+    if (dt_comm_rank(world) == 0)
+        printf("sharpness: eps 1e-3 -> %.4g, eps 3e-2 -> %.4g (base loss %.4f)\n",
+               small.sharpness, big.sharpness, small.base_loss);
+    free(w);
+    free(run);
+    dt_trainer_destroy(t);
+    dt_session_destroy(s);
+}
+
 int main(int argc, char **argv)
 {
     dt_comm *world, *self;
@@ -211,9 +256,17 @@ int main(int argc, char **argv)
         CHECK_OK(dt_group_plan_make(size, rank, g, 0, &p));
         test_split(world, &p);
     }
+    /* every rank draws the same bootstrap sample and folds */
+    int64_t boot[500], tr[500], va[500], nt, nv;
+    dt_sampler_bootstrap(7, 3, 500, boot);
+    dt_sampler_kfold(7, 500, 5, 2, tr, &nt, va, &nv);
+    CHECK_OK(dt_comm_check_same(world, boot, sizeof boot, "bootstrap samples"));
+    CHECK_OK(dt_comm_check_same(world, va, nv * 8, "validation folds"));
+
     const int groups = size % 2 == 0 ? 2 : 1;
     test_sweep_equals_alone(world, self, groups);
     test_failing_job(world, groups);
+    test_sharpness(world);
 
     dt_comm_destroy(self, 0);
     int64_t failures = dt_test_failures;

@@ -132,6 +132,8 @@ static void parity(dt_comm *world, dt_comm *self, const char *optim, const char 
     }
     free(many);
     free(one);
+    /* every rank has read run.yaml before rank 0 writes the next one */
+    dt_comm_barrier(world);
 }
 
 int main(int argc, char **argv)
