@@ -82,7 +82,8 @@ compare() {
   [ -n "$out" ] && [ ${#runs[@]} -gt 0 ] || usage
   read -r type split xk yk <<<"$(metric_spec "$metric")"
   [ "$split" = - ] && split=""
-  local plots="" i=0
+  local plots="" i=0 style=lines xtics=""
+  [ "$xk" = epoch ] && style="linespoints pt 7 ps 0.8" && xtics="set xtics 1"
   local colors=('#1f77b4' '#ff7f0e' '#2ca02c' '#d62728' '#9467bd' '#8c564b' '#e377c2'
                 '#7f7f7f' '#bcbd22' '#17becf' '#000000')
   for spec in "${runs[@]}"; do
@@ -92,7 +93,7 @@ compare() {
     [ -f "$dir/metrics.jsonl" ] || { echo "plot.sh: no $dir/metrics.jsonl" >&2; exit 1; }
     field_rows "$type" "$split" "$xk" "$yk" "$dir/metrics.jsonl" >"$tmp/c$i"
     local color=${colors[$((i % ${#colors[@]}))]} dash=$((i / ${#colors[@]} + 1))
-    plots+="${plots:+, }'$tmp/c$i' using 1:2 with lines lw 2 dt $dash lc rgb '$color' title '$label'"
+    plots+="${plots:+, }'$tmp/c$i' using 1:2 with $style lw 2 dt $dash lc rgb '$color' title '$label'"
     i=$((i + 1))
   done
   local ylabel=${metric//_/ }
@@ -104,6 +105,7 @@ set grid
 $logy
 set key outside right top noenhanced
 set xlabel '$xk'
+$xtics
 set ylabel '$ylabel'
 plot $plots
 GP
