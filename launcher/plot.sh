@@ -50,7 +50,7 @@ one_run() {
   field_rows train "" step lr "$m" >"$tmp/lr"
   local right="set ylabel 'learning rate'; set yrange [0:*]; plot '$tmp/lr' using 1:2 with lines lw 2 title 'lr'"
   [ -s "$tmp/test" ] && [ "$(sort -k2 -g "$tmp/acc" | tail -1 | cut -d' ' -f2)" != 0 ] &&
-    right="set xlabel 'epoch'; set ylabel 'test accuracy'; plot '$tmp/acc' using 1:2 with linespoints lw 2 title 'test accuracy'"
+    right="set xlabel 'epoch'; set xtics 1; set ylabel 'test accuracy'; plot '$tmp/acc' using 1:2 with linespoints lw 2 title 'test accuracy'"
   local test_plot=""
   [ -s "$tmp/test" ] && test_plot=", '$tmp/test' using 1:2 with linespoints lw 2 title 'test loss (per epoch)'"
   gnuplot <<GP
