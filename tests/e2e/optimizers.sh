@@ -72,10 +72,22 @@ done
 cmp -s "$work/val1/run/validation.json" "$work/val2/run/validation.json" ||
   fail "validation split differs between 1 and 2 ranks"
 echo "ok: validation hold-out of 64 rows recorded, same on 1 and 2 ranks"
+# k-fold: fold 1 of 4 holds out a quarter, other rows than the fraction's.
+mpi 1 train "$work/es.yaml" "train.run_dir=$work/fold" train.name=run train.epochs=1 \
+  data.folds=4 data.fold=1 >/dev/null 2>&1 || fail "k-fold run"
+grep -q '"method":"k-fold".*"train_count":192,"validation_count":64' \
+  "$work/fold/run/validation.json" || fail "k-fold record"
+! cmp -s "$work/fold/run/validation.json" "$work/val1/run/validation.json" ||
+  fail "fold 1 of 4 holds out the same rows as the fraction"
+echo "ok: fold 1 of 4 recorded"
 
 # ---- every regularizer on images, 1 vs 2 ranks ----
 img="$DATA/fashion-mnist"
 [ -f "$img/manifest.json" ] || img="$DATA/mnist"
+if [ ! -f "$img/manifest.json" ]; then # convert Fashion-MNIST here when its files exist
+  img="$work/fashion"
+  "$SRC/datasets/fashion-mnist.sh" "$DTRAIN" "$img" >/dev/null 2>&1 || true
+fi
 if [ -f "$img/manifest.json" ]; then
   cat >"$work/img.yaml" <<YAML
 seed: 3
@@ -153,5 +165,8 @@ expect_fail "test_accuracy with loss mse" mpi 2 train "${base[@]}" \
   train.early_stopping.monitor=test_accuracy
 expect_fail "'augment'.*\(C, H, W\)" mpi 2 train "${base[@]}" augment.shift=2
 expect_fail "milestones" mpi 2 train "${base[@]}" optim.schedule.kind=multistep
+expect_fail "'data.fold'.*4 folds" mpi 2 train "${base[@]}" data.folds=4 data.fold=4
+expect_fail "either validation_fraction or folds" mpi 2 train "${base[@]}" data.folds=4 \
+  data.validation_fraction=0.1
 expect_fail "unknown synthetic task 'nope'" "$DTRAIN" data synth --task nope --out "$work/x"
 rm -rf "$work"
