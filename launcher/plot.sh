@@ -48,7 +48,7 @@ one_run() {
   field_rows eval test step loss "$m" >"$tmp/test"
   field_rows eval test epoch accuracy "$m" >"$tmp/acc"
   field_rows train "" step lr "$m" >"$tmp/lr"
-  local right="set ylabel 'learning rate'; set yrange [0:*]; plot '$tmp/lr' using 1:2 with lines lw 2 title 'lr'"
+  local right="set ylabel 'learning rate'; set yrange [0:*]; set offsets 0,0,graph 0.1,0; plot '$tmp/lr' using 1:2 with lines lw 2 title 'lr'"
   [ -s "$tmp/test" ] && [ "$(sort -k2 -g "$tmp/acc" | tail -1 | cut -d' ' -f2)" != 0 ] &&
     right="set xlabel 'epoch'; set xtics 1; set ylabel 'test accuracy'; plot '$tmp/acc' using 1:2 with linespoints lw 2 title 'test accuracy'"
   local test_plot=""
