@@ -48,9 +48,9 @@ one_run() {
   field_rows eval test step loss "$m" >"$tmp/test"
   field_rows eval test epoch accuracy "$m" >"$tmp/acc"
   field_rows train "" step lr "$m" >"$tmp/lr"
-  local right="set ylabel 'learning rate'; set yrange [0:*]; plot '$tmp/lr' using 1:2 with lines lw 2 title 'lr'"
+  local right="set ylabel 'learning rate'; set yrange [0:*]; set offsets 0,0,graph 0.1,0; plot '$tmp/lr' using 1:2 with lines lw 2 title 'lr'"
   [ -s "$tmp/test" ] && [ "$(sort -k2 -g "$tmp/acc" | tail -1 | cut -d' ' -f2)" != 0 ] &&
-    right="set xlabel 'epoch'; set ylabel 'test accuracy'; plot '$tmp/acc' using 1:2 with linespoints lw 2 title 'test accuracy'"
+    right="set xlabel 'epoch'; set xtics 1; set ylabel 'test accuracy'; plot '$tmp/acc' using 1:2 with linespoints lw 2 title 'test accuracy'"
   local test_plot=""
   [ -s "$tmp/test" ] && test_plot=", '$tmp/test' using 1:2 with linespoints lw 2 title 'test loss (per epoch)'"
   gnuplot <<GP
@@ -82,7 +82,8 @@ compare() {
   [ -n "$out" ] && [ ${#runs[@]} -gt 0 ] || usage
   read -r type split xk yk <<<"$(metric_spec "$metric")"
   [ "$split" = - ] && split=""
-  local plots="" i=0
+  local plots="" i=0 style=lines xtics=""
+  [ "$xk" = epoch ] && style="linespoints pt 7 ps 0.8" && xtics="set xtics 1"
   local colors=('#1f77b4' '#ff7f0e' '#2ca02c' '#d62728' '#9467bd' '#8c564b' '#e377c2'
                 '#7f7f7f' '#bcbd22' '#17becf' '#000000')
   for spec in "${runs[@]}"; do
@@ -92,7 +93,7 @@ compare() {
     [ -f "$dir/metrics.jsonl" ] || { echo "plot.sh: no $dir/metrics.jsonl" >&2; exit 1; }
     field_rows "$type" "$split" "$xk" "$yk" "$dir/metrics.jsonl" >"$tmp/c$i"
     local color=${colors[$((i % ${#colors[@]}))]} dash=$((i / ${#colors[@]} + 1))
-    plots+="${plots:+, }'$tmp/c$i' using 1:2 with lines lw 2 dt $dash lc rgb '$color' title '$label'"
+    plots+="${plots:+, }'$tmp/c$i' using 1:2 with $style lw 2 dt $dash lc rgb '$color' title '$label'"
     i=$((i + 1))
   done
   local ylabel=${metric//_/ }
@@ -104,6 +105,7 @@ set grid
 $logy
 set key outside right top noenhanced
 set xlabel '$xk'
+$xtics
 set ylabel '$ylabel'
 plot $plots
 GP

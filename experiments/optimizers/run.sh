@@ -97,7 +97,7 @@ for entry in "${optimizers[@]}"; do
     tail -n +2 "$out/pred-$name-$when.csv" | sort -t, -g -k1 >"$out/pred-$name-$when.sorted"
   done
   panels+="set title '$name'
-plot '$data/train.csv' every ::1 using 1:2 with points pt 7 ps 0.3 lc rgb '#b0b0b0' title 'data', \
+plot '$data/train.csv' every ::1 using 1:2 with points pt 7 ps 0.4 lc rgb '#a0a0a0' title 'data', \
  '$out/pred-$name-early.sorted' using 1:3 with lines lw 2 dt 2 lc rgb '#1f77b4' title 'epoch $early', \
  '$out/pred-$name-final.sorted' using 1:3 with lines lw 2 lc rgb '#d62728' title 'epoch $epochs'
 "

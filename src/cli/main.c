@@ -18,7 +18,7 @@ static const struct {
     {"eval", dt_cmd_eval, "eval CONFIG --checkpoint FILE    evaluate a checkpoint on the test split"},
     {"info", dt_cmd_info, "info CONFIG [key=value ...]       layers, shapes, parameters, multiply-adds"},
     {"bench", dt_cmd_bench, "bench CONFIG [key=value ...]      training throughput (samples/s, GFLOP/s)"},
-    {"predict", dt_cmd_predict, "predict CONFIG --checkpoint F --out F.csv  test-split outputs as CSV"},
+    {"predict", dt_cmd_predict, "predict CONFIG --checkpoint F --out CSV  test-split outputs"},
     {"data", dt_cmd_data, "data convert|info|synth ...       build and inspect HDF5 shard sets"},
     {"sweep", dt_cmd_sweep, "sweep CONFIG key=v1,v2 ...        many trainings in rank groups"},
     {"ensemble", dt_cmd_ensemble, "ensemble CONFIG members=M ...     a bagging ensemble"},

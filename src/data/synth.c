@@ -5,8 +5,8 @@
  * plus Gaussian noise:
  *   y = sin(2.5 x) + 0.3 cos(7 x) + sum_k A_k exp(-((x - c_k) / w)^2) + e,
  *   A = (6, -5, 7), c = (-0.55, 0.1, 0.65), w = 0.03, e ~ N(0, 0.1^2).
- * About 8% of the samples lie on a bump, yet they carry most of the squared
- * error of a model that has only fitted the smooth part, so the loss curve
+ * About 12% of the samples lie on a bump, yet they carry 99% of the squared
+ * error left by a model that has fitted only the smooth part, so the loss curve
  * shows when an optimizer starts to fit the peaks. The test split (n / 2
  * samples) is drawn the same way from another stream. The generated
  * train.csv and test.csv (columns x, y) stay in the directory next to the

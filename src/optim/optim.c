@@ -93,10 +93,20 @@ static dt_status read_sgd(dt_cfg *cfg, dt_optim *o)
     return DT_OK;
 }
 
+/* A decay rate in [0, 1): 1 itself would never forget (and breaks the
+ * bias correction). */
+static dt_status read_beta(dt_cfg *cfg, const char *key, double dflt, double *out)
+{
+    DT_TRY(dt_cfg_float(cfg, key, dflt, 0.0, 1.0, out));
+    if (*out >= 1.0)
+        return dt_cfg_error(dt_cfg_get(cfg, key), "a number in [0, 1)", "%g", *out);
+    return DT_OK;
+}
+
 static dt_status read_betas(dt_cfg *cfg, dt_optim *o, double eps)
 {
-    DT_TRY(dt_cfg_float(cfg, "beta1", 0.9, 0.0, 0.999999999, &o->beta1));
-    DT_TRY(dt_cfg_float(cfg, "beta2", 0.999, 0.0, 0.999999999, &o->beta2));
+    DT_TRY(read_beta(cfg, "beta1", 0.9, &o->beta1));
+    DT_TRY(read_beta(cfg, "beta2", 0.999, &o->beta2));
     return dt_cfg_float(cfg, "eps", eps, 0.0, 1.0, &o->eps);
 }
 
