@@ -57,7 +57,8 @@ static void usage(FILE *f)
                "                         [--test N] [--symbols K] [--seed S]\n"
                "(--length is required by the sequence tasks; --n is --train)\n\n"
                "tasks:\n");
-    for (int i = 0; i < N_TASKS; i++) fprintf(f, "  %-13s %s\n", g_tasks[i].name, g_tasks[i].about);
+    for (int i = 0; i < N_TASKS; i++)
+        fprintf(f, "  %-13s %s\n", g_tasks[i].name, g_tasks[i].about);
     fprintf(f, "\ndefaults: --train 10000 --test 2000 --symbols 8 --seed 1234\n");
 }
 
