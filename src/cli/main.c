@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "core/version.h"
 
@@ -33,8 +34,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("dtrain %s (commit %s)\nbackends: cpu (OpenBLAS + OpenMP)\ncommunicators: MPI\n",
-               DT_VERSION, DT_GIT_COMMIT);
+        printf("dtrain %s (commit %s)\n%s\n", DT_VERSION, DT_GIT_COMMIT, dt_build_features());
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++)

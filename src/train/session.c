@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/backend_cuda.h"
 #include "core/log.h"
+#include "dist/nccl.h"
 
 static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
 {
@@ -28,6 +30,7 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     double bucket_mb;
     DT_TRY(dt_cfg_float(dist, "bucket_mb", 4.0, 0.001, 4096.0, &bucket_mb));
     ts->bucket_bytes = (int64_t)(bucket_mb * 1024 * 1024);
+    DT_TRY(dt_cfg_float(dist, "timeout_s", 600.0, 0.0, 1e7, &ts->comm_timeout_s));
 
     /* global batch = micro-batch x accumulation x ranks */
     const int64_t world = dt_comm_size(s->comm), parts = ts->accumulation * world;
@@ -112,6 +115,48 @@ static dt_status read_runtime(dt_session *s, dt_cfg *rt)
     return DT_OK;
 }
 
+/* The GPU of this rank: runtime.gpu, or the rank's index on its node. */
+static dt_status pick_gpu(dt_session *s, dt_cfg *rt, int64_t gpu)
+{
+    const int count = dt_cuda_device_count();
+    const int local = dt_comm_local_rank(s->comm), on_node = dt_comm_local_size(s->comm);
+    if (count == 0) return dt_backend_cuda_open(0, &s->be); /* says why there is none */
+    if (gpu < 0 && on_node > count)
+        return dt_error_set(DT_ERR_CONFIG, "runtime.device: cuda with %d ranks on this node "
+                            "but %d GPU(s) visible: start at most %d rank(s) per node (one "
+                            "per GPU), or give runtime.gpu", on_node, count, count);
+    if (gpu >= count)
+        return dt_cfg_error(dt_cfg_get(rt, "gpu"), "a GPU index below the GPUs visible",
+                            "%lld, with %d GPU(s) visible", (long long)gpu, count);
+    s->gpu = gpu >= 0 ? (int)gpu : local;
+    return dt_backend_cuda_open(s->gpu, &s->be);
+}
+
+/* runtime.device (cpu | cuda) and runtime.gpu; with a GPU, the NCCL
+ * communicator for the gradients. Collective. */
+static dt_status read_device(dt_session *s, dt_cfg *rt)
+{
+    static const char *const devices[] = {"cpu", "cuda", NULL};
+    int device;
+    int64_t gpu;
+    DT_TRY(dt_cfg_enum(rt, "device", "cpu", devices, &device));
+    DT_TRY(dt_cfg_int(rt, "gpu", -1, -1, 1 << 20, &gpu));
+    s->be = dt_backend_cpu();
+    s->gpu = -1;
+    if (device == 0) return DT_OK;
+
+    DT_TRY(dt_comm_agree(s->comm, pick_gpu(s, rt, gpu)));
+    dt_nccl *n = NULL;
+    if (dt_nccl_built()) {
+        DT_TRY(dt_nccl_create(s->comm, s->ts.comm_timeout_s, &n));
+        dt_comm_set_nccl(s->comm, n);
+    } else if (dt_comm_size(s->comm) > 1) {
+        return dt_nccl_create(s->comm, 0.0, &n); /* the error of a build without NCCL */
+    }
+    DT_INFO("rank %d computes on GPU %d", dt_comm_rank(s->comm), s->gpu);
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -122,8 +167,9 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(read_runtime(s, dt_cfg_get(root, "runtime")));
     DT_TRY(open_data(s, dt_cfg_get(root, "data"), model_cfg, need));
     DT_TRY(read_settings(s, dt_cfg_get(root, "train"), dt_cfg_get(root, "dist")));
+    DT_TRY(read_device(s, dt_cfg_get(root, "runtime")));
 
-    DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, dt_backend_cpu(), &s->model));
+    DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
     if (!s->train && !s->test) /* shapes only: take the classes from the model */
         s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
     DT_TRY(dt_loss_setup(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
@@ -133,7 +179,7 @@ static dt_status build(dt_session *s, int need)
     const int64_t steps_per_epoch = (s->info.count + s->ts.batch_size - 1) / s->ts.batch_size;
     int64_t total = s->ts.epochs * steps_per_epoch;
     if (s->ts.max_steps && (s->ts.max_steps < total || !total)) total = s->ts.max_steps;
-    DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), dt_backend_cpu(), s->model->n_params,
+    DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), s->be, s->model->n_params,
                            total, &s->optim));
     return dt_cfg_check_unused(root);
 }

@@ -30,6 +30,7 @@ typedef struct dt_train_settings {
     const char *run_name; /* "" = derived from the config name and time */
     int64_t bucket_bytes; /* reducer bucket size */
     int check_finite;     /* stop on a NaN/Inf loss */
+    double comm_timeout_s; /* bound on a GPU collective (dist.timeout_s) */
 } dt_train_settings;
 
 typedef struct dt_session {
@@ -47,6 +48,8 @@ typedef struct dt_session {
     dt_optim *optim;
     dt_train_settings ts;
     int threads;
+    const dt_backend *be; /* runtime.device: the CPU, or this rank's GPU */
+    int gpu;              /* the GPU used, or -1 */
     const char *command_line; /* recorded in the run manifest; set by the caller */
 } dt_session;
 

@@ -360,6 +360,8 @@ static void cpu_adam_step(float *p, const float *g, float *m, float *v, int64_t 
     }
 }
 
+static dt_status cpu_sync(void) { return DT_OK; }
+
 static const dt_backend cpu_backend = {
     .name = "cpu",
     .device = DT_CPU,
@@ -387,6 +389,7 @@ static const dt_backend cpu_backend = {
     .gaussian_nll = cpu_gaussian_nll,
     .sgd_step = cpu_sgd_step,
     .adam_step = cpu_adam_step,
+    .sync = cpu_sync,
 };
 
 const dt_backend *dt_backend_cpu(void) { return &cpu_backend; }
