@@ -67,7 +67,8 @@ endif()
 if(DT_HAVE_CUDA AND NOT _dt_nccl STREQUAL "OFF")
   find_path(DT_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV NCCL_HOME
     PATH_SUFFIXES include)
-  find_library(DT_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_HOME
+  # NAMES: the Python wheels of NCCL ship only the versioned file.
+  find_library(DT_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_HOME
     PATH_SUFFIXES lib lib64)
   if(DT_NCCL_INCLUDE_DIR AND DT_NCCL_LIBRARY)
     set(DT_HAVE_NCCL ON)

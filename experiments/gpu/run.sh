@@ -46,9 +46,14 @@ say ""
 say "GPU: ${gpu_name:-none found} ($gpus visible)"
 
 # ---- 1. build ----
+# NCCL is not part of every toolkit: take nccl.h from wherever it is (the
+# toolkit, or PyTorch's nvidia-nccl wheel); without it, build without NCCL.
 if [ ! -x $build/dtrain ] || [ ! -x $build/tests/test_gpu_ops ]; then
   echo "building into $build/ ..." >&2
-  cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release -DDT_CUDA=ON \
+  h=$(find /usr/local/cuda*/include /usr/include /opt /usr/lib/python3* /usr/local/lib/python3* \
+    -name nccl.h 2>/dev/null | head -n1)
+  [ -n "$h" ] && export NCCL_HOME=$(dirname "$(dirname "$h")")
+  cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release -DDT_CUDA=ON -DDT_NCCL=AUTO \
     -DDT_CUDA_ARCHITECTURES="${DT_CUDA_ARCHITECTURES:-90}" -DDT_GPU_TEST_RANKS="${gpus:-1}" \
     >"$out/configure.log" 2>&1 &&
     cmake --build $build -j"$(nproc)" >"$out/build.log" 2>&1 ||
@@ -68,7 +73,7 @@ run_test() { # name, command...
   "$@" >"$out/$name.log" 2>&1
   rc=$?
   local dt
-  dt=$(echo "$(date +%s.%N) - $t0" | bc)
+  dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   case $rc in
     0) say "| $name | passed | $dt |" ;;
     77) say "| $name | skipped ($(tail -n1 "$out/$name.log")) | $dt |" ;;
@@ -113,7 +118,8 @@ for batch in 64 256 1024; do
     if [ $torch_ok = 1 ]; then
       ts=$(python3 "$here/torch_mlp_cuda.py" --batch $batch --optim $optim 2>>"$log" |
         sed -n 's/^result: samples_per_s=\([0-9.]*\).*/\1/p')
-      [ -n "$ts" ] && [ "$ds" != failed ] && ratio=$(echo "scale=2; $ds / $ts" | bc)
+      [ -n "$ts" ] && [ "$ds" != failed ] &&
+        ratio=$(awk -v a="$ds" -v b="$ts" 'BEGIN { printf "%.2f", a / b }')
     fi
     say "| $batch | $optim | $ds | $gf | ${ts:--} | $ratio |"
   done
