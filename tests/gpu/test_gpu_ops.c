@@ -14,7 +14,8 @@
  *   sums in another order (GEMM, column sums, loss totals): rtol 1e-4,
  *     atol 1e-4 on values of order 1;
  *   dropout masks: bit-identical (same Philox numbers); sumsq (double
- *     accumulation): rtol 1e-9; the correct count: exact. */
+ *     accumulation): rtol 1e-9; the correct count: exact.
+ * Last, a deliberately invalid call checks that failures are reported. */
 #include <stdio.h>
 
 #include "gpu_test.h"
@@ -339,6 +340,22 @@ static void test_optimizers(void)
     free(m);
 }
 
+/* Last, because a failure is final for the process: an invalid GEMM is
+ * reported by sync() with the call and its place, and later ops do
+ * nothing (a sum of squares is NaN rather than a number). */
+static void test_failure_report(void)
+{
+    float *a = gpu->alloc(64 * sizeof(float));
+    gpu->gemm(0, 0, 4, 4, 4, 1.0f, a, 1 /* lda < k: invalid */, a, 4, 0.0f, a, 4);
+    const dt_status s = gpu->sync();
+    CHECK(s == DT_ERR_BACKEND);
+    CHECK(strstr(dt_error_message(), "cublasSgemm") != NULL);
+    CHECK(strstr(dt_error_message(), "cuda_backend.c:") != NULL);
+    CHECK(isnan(gpu->sumsq(a, 64)));
+    CHECK(gpu->sync() == DT_ERR_BACKEND);
+    printf("ok  failure reported: %s\n", dt_error_message());
+}
+
 int main(void)
 {
     int skip;
@@ -357,5 +374,6 @@ int main(void)
     test_losses();
     test_optimizers();
     CHECK_OK(gpu->sync());
+    test_failure_report();
     return dt_test_result();
 }
