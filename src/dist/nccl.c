@@ -64,8 +64,6 @@ static dt_status cuda_ok(int ok)
 dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
 {
     *out = NULL;
-    if (dt_backend_cuda_device() < 0)
-        return dt_error_set(DT_ERR_INTERNAL, "dt_nccl_create before the CUDA backend is open");
     dt_nccl *n = dt_calloc(1, sizeof *n);
     n->rank = dt_comm_rank(c);
     n->size = dt_comm_size(c);
@@ -74,7 +72,11 @@ dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
     /* Everything that can fail locally first, agreed on, so that no rank
      * enters ncclCommInitRank (which waits for all) alone. */
     ncclUniqueId id;
-    dt_status s = n->rank == 0 ? DT_NCCL(n, ncclGetUniqueId(&id)) : DT_OK;
+    dt_status s = dt_backend_cuda_device() >= 0
+                      ? DT_OK
+                      : dt_error_set(DT_ERR_INTERNAL, "rank %d: dt_nccl_create before the CUDA "
+                                     "backend is open", n->rank);
+    if (s == DT_OK && n->rank == 0) s = DT_NCCL(n, ncclGetUniqueId(&id));
     if (s == DT_OK) s = DT_CU(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking));
     if (s == DT_OK) s = DT_CU(cudaEventCreateWithFlags(&n->produced, cudaEventDisableTiming));
     if (s == DT_OK) s = DT_CU(cudaEventCreateWithFlags(&n->done, cudaEventDisableTiming));

@@ -132,8 +132,8 @@ static dt_status pick_gpu(dt_session *s, dt_cfg *rt, int64_t gpu)
     return dt_backend_cuda_open(s->gpu, &s->be);
 }
 
-/* runtime.device (cpu | cuda) and runtime.gpu; with a GPU, the NCCL
- * communicator for the gradients. Collective. */
+/* runtime.device (cpu | cuda) and runtime.gpu: the backend of this rank.
+ * Local: a failure is agreed on with the rest of the session. */
 static dt_status read_device(dt_session *s, dt_cfg *rt)
 {
     static const char *const devices[] = {"cpu", "cuda", NULL};
@@ -144,16 +144,22 @@ static dt_status read_device(dt_session *s, dt_cfg *rt)
     s->be = dt_backend_cpu();
     s->gpu = -1;
     if (device == 0) return DT_OK;
-
-    DT_TRY(dt_comm_agree(s->comm, pick_gpu(s, rt, gpu)));
-    dt_nccl *n = NULL;
-    if (dt_nccl_built()) {
-        DT_TRY(dt_nccl_create(s->comm, s->ts.comm_timeout_s, &n));
-        dt_comm_set_nccl(s->comm, n);
-    } else if (dt_comm_size(s->comm) > 1) {
+    if (!dt_nccl_built() && dt_comm_size(s->comm) > 1) {
+        dt_nccl *n;
         return dt_nccl_create(s->comm, 0.0, &n); /* the error of a build without NCCL */
     }
-    DT_INFO("rank %d computes on GPU %d", dt_comm_rank(s->comm), s->gpu);
+    return pick_gpu(s, rt, gpu);
+}
+
+/* With GPUs, the NCCL communicator for the gradients. Collective: called
+ * once every rank has built its session. */
+static dt_status attach_nccl(dt_session *s)
+{
+    if (s->gpu < 0 || !dt_nccl_built()) return DT_OK;
+    dt_nccl *n;
+    DT_TRY(dt_nccl_create(s->comm, s->ts.comm_timeout_s, &n));
+    dt_comm_set_nccl(s->comm, n);
+    DT_INFO("%d rank(s) on GPUs, gradients summed through NCCL", dt_comm_size(s->comm));
     return DT_OK;
 }
 
@@ -197,6 +203,7 @@ dt_status dt_session_create(const char *config_path, char **overrides, int n_ove
         st = dt_cfg_override(s->cfg, overrides[i]);
     if (st == DT_OK) st = build(s, need);
     st = dt_comm_agree(comm, st);
+    if (st == DT_OK) st = attach_nccl(s);
     if (st != DT_OK) {
         const dt_status keep = st;
         char *msg = dt_strdup(dt_error_message());
