@@ -127,7 +127,9 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     t->last_finite_loss = out->loss;
     t->last_finite_step = s->optim->step + 1;
     dt_optim_step(s->optim, m->params, m->grads);
-    return m->be->sync();
+    /* On a GPU: wait for the update (so a step's time is its whole work)
+     * and stop every rank together if it failed. */
+    return m->be->device == DT_CPU ? DT_OK : dt_comm_agree(s->comm, m->be->sync());
 }
 
 dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out)
