@@ -102,16 +102,36 @@ void dt_nccl_destroy(dt_nccl *n)
     free(n);
 }
 
-dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count)
+/* Order the communication stream after the work queued so far on the
+ * compute stream. */
+static dt_status after_compute(dt_nccl *n)
 {
     if (n->aborted)
         return dt_error_set(DT_ERR_BACKEND, "rank %d: the NCCL communicator was aborted "
                             "after an earlier failure", n->rank);
     cudaStream_t compute = (cudaStream_t)dt_backend_cuda_stream();
     DT_TRY(DT_CU(cudaEventRecord(n->produced, compute)));
-    DT_TRY(DT_CU(cudaStreamWaitEvent(n->stream, n->produced, 0)));
+    return DT_CU(cudaStreamWaitEvent(n->stream, n->produced, 0));
+}
+
+dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count)
+{
+    DT_TRY(after_compute(n));
     return DT_NCCL(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat, ncclSum, n->comm,
                                     n->stream));
+}
+
+dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root)
+{
+    DT_TRY(after_compute(n));
+    return DT_NCCL(n, ncclBroadcast(buf, buf, (size_t)bytes, ncclChar, root, n->comm,
+                                    n->stream));
+}
+
+dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes)
+{
+    DT_TRY(after_compute(n));
+    return DT_NCCL(n, ncclAllGather(in, out, (size_t)bytes, ncclChar, n->comm, n->stream));
 }
 
 static double now_s(void)
@@ -188,6 +208,16 @@ dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count)
 dt_status dt_nccl_wait(dt_nccl *n, const char *what)
 {
     return dt_error_set(DT_ERR_INTERNAL, "NCCL wait in a build without NCCL");
+}
+
+dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL broadcast in a build without NCCL");
+}
+
+dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL all-gather in a build without NCCL");
 }
 
 #endif

@@ -35,6 +35,14 @@ void dt_nccl_destroy(dt_nccl *n);
  * after the work queued on the compute stream. Returns once queued. */
 dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count);
 
+/* Start broadcasting buf[0, bytes) (device memory) from `root` to every
+ * rank, after the work queued on the compute stream. */
+dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root);
+
+/* Start gathering `bytes` from every rank into out (size * bytes, rank
+ * order), all device memory. */
+dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes);
+
 /* Wait for every collective started so far; `what` names them in errors
  * ("gradient all-reduce"). Orders the compute stream after them. */
 dt_status dt_nccl_wait(dt_nccl *n, const char *what);

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "data/loader.h"
+#include "dist/nccl.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/rundir.h"
@@ -204,12 +205,18 @@ static dt_status save_checkpoint(fit_state *f, const char *name)
     return dt_comm_agree(s->comm, st);
 }
 
-/* Broadcast n floats of backend memory from rank 0 (through the host when
- * the backend is a GPU). */
+/* Broadcast n floats of backend memory from rank 0: through NCCL on GPUs
+ * (through the host on one without NCCL). */
 static dt_status bcast_floats(dt_session *s, float *buf, int64_t n)
 {
     const dt_backend *be = s->model->be;
+    dt_nccl *nccl = dt_comm_nccl(s->comm);
     if (be->device == DT_CPU) return dt_comm_bcast(s->comm, buf, n * 4, 0);
+    if (nccl) {
+        dt_status st = dt_nccl_bcast_start(nccl, buf, n * 4, 0);
+        if (st == DT_OK) st = dt_nccl_wait(nccl, "broadcast of the checkpoint");
+        return dt_comm_agree(s->comm, st);
+    }
     float *host = dt_calloc((size_t)(n ? n : 1), sizeof(float));
     be->to_host(host, buf, (size_t)n * sizeof(float));
     dt_status st = dt_comm_bcast(s->comm, host, n * 4, 0);

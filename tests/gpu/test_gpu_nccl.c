@@ -3,7 +3,9 @@
  *
  * 1. dt_nccl_allreduce_start/wait sums a device buffer over the ranks:
  *    rank r contributes r + 1 + i/n at element i, so the sum is known.
- * 2. The reducer cuts a gradient buffer into many small buckets, started
+ * 2. Broadcast and all-gather through NCCL give every rank the root's
+ *    buffer and every rank's value, exactly.
+ * 3. The reducer cuts a gradient buffer into many small buckets, started
  *    as "backward" reports offsets; the values are written by a kernel
  *    queued just before each report, so a collective that did not wait
  *    for the compute stream would sum stale values and fail the check.
@@ -33,6 +35,33 @@ static void test_allreduce(dt_comm *c, const dt_backend *be, dt_nccl *n)
     be->free(d);
     free(h);
     free(want);
+}
+
+/* Broadcast from the last rank and all-gather of one float per rank. */
+static void test_bcast_allgather(dt_comm *c, const dt_backend *be, dt_nccl *n)
+{
+    const int rank = dt_comm_rank(c), size = dt_comm_size(c);
+    float h[1000], want[1000];
+    for (int i = 0; i < 1000; i++) {
+        h[i] = (float)(rank * 1000 + i);
+        want[i] = (float)((size - 1) * 1000 + i);
+    }
+    float *d = dev_from(be, h, 1000);
+    CHECK_OK(dt_nccl_bcast_start(n, d, sizeof h, size - 1));
+    CHECK_OK(dt_nccl_wait(n, "test broadcast"));
+    compare("nccl broadcast", be, d, want, 1000, 0.0, 0.0);
+
+    const float mine = (float)(rank + 1);
+    float *all = be->alloc((size_t)size * sizeof(float)), *one = dev_from(be, &mine, 1);
+    float *gathered = malloc((size_t)size * sizeof(float));
+    for (int r = 0; r < size; r++) gathered[r] = (float)(r + 1);
+    CHECK_OK(dt_nccl_allgather_start(n, one, all, sizeof(float)));
+    CHECK_OK(dt_nccl_wait(n, "test all-gather"));
+    compare("nccl all-gather", be, all, gathered, size, 0.0, 0.0);
+    be->free(d);
+    be->free(all);
+    be->free(one);
+    free(gathered);
 }
 
 static void test_reducer(dt_comm *c, const dt_backend *be)
@@ -90,6 +119,7 @@ int main(int argc, char **argv)
     if (n) {
         dt_comm_set_nccl(c, n);
         test_allreduce(c, be, n);
+        test_bcast_allgather(c, be, n);
         test_reducer(c, be);
     }
     const int rc = dt_test_result();
