@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/backend_cuda.h"
+#include "backend/cuda/cublas_load.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 
@@ -20,6 +21,7 @@ static struct {
     int open, device;
     cudaStream_t stream;
     cublasHandle_t blas;
+    const dt_cublas_api *api; /* cuBLAS, loaded on open */
     void *scratch;       /* device: dropout indices, per-row loss results */
     size_t scratch_bytes;
     double *sums;        /* device: 2 doubles of reduction results */
@@ -95,7 +97,7 @@ static void cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha
                       int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (FAILED() || m <= 0 || n <= 0) return;
-    DT_CUBLAS_CHECK(cublasSgemm(g.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+    DT_CUBLAS_CHECK(g.api->cublasSgemm(g.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                 trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
                                 lda, &beta, c, ldc));
 }
@@ -314,12 +316,15 @@ static dt_status open_failed(int gpu)
 
 static dt_status open_device(int gpu)
 {
+    char why[512];
+    g.api = dt_cublas_load(why, sizeof why);
+    if (!g.api) return dt_error_set(DT_ERR_BACKEND, "opening GPU %d: %s", gpu, why);
     if (!DT_CUDA_CHECK(cudaSetDevice(gpu))) return open_failed(gpu);
     if (!DT_CUDA_CHECK(cudaStreamCreateWithFlags(&g.stream, cudaStreamNonBlocking)) ||
-        !DT_CUBLAS_CHECK(cublasCreate(&g.blas)) ||
-        !DT_CUBLAS_CHECK(cublasSetStream(g.blas, g.stream)) ||
+        !DT_CUBLAS_CHECK(g.api->cublasCreate(&g.blas)) ||
+        !DT_CUBLAS_CHECK(g.api->cublasSetStream(g.blas, g.stream)) ||
         /* Plain FP32 products (no TF32), so GPU results track the CPU's. */
-        !DT_CUBLAS_CHECK(cublasSetMathMode(g.blas, CUBLAS_DEFAULT_MATH)) ||
+        !DT_CUBLAS_CHECK(g.api->cublasSetMathMode(g.blas, CUBLAS_DEFAULT_MATH)) ||
         !DT_CUDA_CHECK(cudaMalloc((void **)&g.sums, 2 * sizeof(double))) ||
         !DT_CUDA_CHECK(cudaMalloc((void **)&g.flag, sizeof(int))) ||
         !DT_CUDA_CHECK(cudaMallocHost((void **)&g.host_sums, 2 * sizeof(double))))

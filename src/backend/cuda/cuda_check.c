@@ -58,6 +58,23 @@ int dt_cuda_check_rt(cudaError_t e, const char *call, const char *file, int line
     return dt_cuda_record("CUDA", call, file, line, what, rt_hint(e));
 }
 
+/* cuBLAS's status names, here because cuBLAS itself is loaded late. */
+static const char *blas_status_name(cublasStatus_t e)
+{
+    switch (e) {
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
+    default: return "unknown cuBLAS status";
+    }
+}
+
 int dt_cuda_check_blas(cublasStatus_t e, const char *call, const char *file, int line)
 {
     if (e == CUBLAS_STATUS_SUCCESS) return 1;
@@ -67,5 +84,5 @@ int dt_cuda_check_blas(cublasStatus_t e, const char *call, const char *file, int
                        : e == CUBLAS_STATUS_INVALID_VALUE
                            ? "a matrix shape or leading dimension is invalid: a bug in dtrain"
                            : "";
-    return dt_cuda_record("cuBLAS", call, file, line, cublasGetStatusString(e), hint);
+    return dt_cuda_record("cuBLAS", call, file, line, blas_status_name(e), hint);
 }
