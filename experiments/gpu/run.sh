@@ -104,12 +104,11 @@ say "| batch | optimizer | dtrain cuda | GFLOP/s | PyTorch cuda | dtrain / PyTor
 say "| --- | --- | --- | --- | --- | --- |"
 for batch in 64 256 1024; do
   for optim in sgd adam; do
-    extra=""
-    [ $optim = adam ] && extra="optim.kind=adam optim.lr=0.001"
+    extra="optim={kind: sgd, lr: 0.01, momentum: 0.9}"
+    [ $optim = adam ] && extra="optim={kind: adam, lr: 0.001}"
     log=$out/bench-$batch-$optim.log
-    # shellcheck disable=SC2086
     $build/dtrain bench experiments/bench/mlp.yaml --steps 200 runtime.device=cuda \
-      train.batch_size=$batch $extra >"$log" 2>&1
+      train.batch_size=$batch "$extra" >"$log" 2>&1
     d=$(sed -n 's/^result: samples_per_s=\([0-9.]*\) gflops=\([0-9.]*\).*/\1 \2/p' "$log")
     set -- ${d:-failed -}
     ds=$1 gf=$2
