@@ -59,7 +59,7 @@ if [ ! -x $build/dtrain ] || [ ! -x $build/tests/test_gpu_ops ]; then
     cmake --build $build -j"$(nproc)" >"$out/build.log" 2>&1 ||
     { say "build failed: see $out/configure.log, $out/build.log"; exit 1; }
 fi
-say "dtrain: $($build/dtrain --version 2>&1 | tr '\n' ';')"
+say "$($build/dtrain --version 2>&1 | tr '\n' ';')"
 say ""
 
 # ---- 2. tests ----
@@ -76,7 +76,7 @@ run_test() { # name, command...
   dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   case $rc in
     0) say "| $name | passed | $dt |" ;;
-    77) say "| $name | skipped ($(tail -n1 "$out/$name.log")) | $dt |" ;;
+    77) say "| $name | skipped ($(grep -m1 '^skipped' "$out/$name.log")) | $dt |" ;;
     *) say "| $name | FAILED (exit $rc, see $name.log) | $dt |"; failed=1 ;;
   esac
 }
@@ -112,6 +112,7 @@ for batch in 64 256 1024; do
     d=$(sed -n 's/^result: samples_per_s=\([0-9.]*\) gflops=\([0-9.]*\).*/\1 \2/p' "$log")
     set -- ${d:-failed -}
     ds=$1 gf=$2
+    [ "$ds" = failed ] && failed=1
     ts=-
     ratio=-
     if [ $torch_ok = 1 ]; then
