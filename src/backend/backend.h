@@ -8,7 +8,14 @@
  * Conventions. Matrices are row-major. Backward operations ADD into their
  * input-gradient outputs (dx += ...), because a tensor consumed by several
  * layers receives the sum of their gradients; callers zero gradients first.
- * Shapes are given in the comments as (rows, cols). */
+ * Shapes are given in the comments as (rows, cols). Pointers are device
+ * pointers (memory from the backend's alloc) unless a comment says host.
+ *
+ * Every member after `device` is a function pointer and every backend fills
+ * its table with designated initializers: dt_backend_check_complete() walks
+ * the members generically (their names are read from this header at build
+ * time), so an op added here and missing from a backend is reported by name
+ * when that backend is created, never called as NULL. */
 #ifndef DT_BACKEND_BACKEND_H
 #define DT_BACKEND_BACKEND_H
 
@@ -16,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "core/status.h"
 #include "core/tensor.h"
 
 typedef enum dt_act {
@@ -164,7 +172,8 @@ typedef struct dt_backend {
     /* Inverted dropout on x(rows,cols): element (r, j) is kept with
      * probability 1-p, decided by uniform number index[r]*cols + j of the
      * stream `rng`; mask(rows,cols) holds 0 or 1/(1-p) for backward. The
-     * decision depends on the global sample index, never on the rank. */
+     * decision depends on the global sample index, never on the rank.
+     * `index` and `rng` are host memory. */
     void (*dropout_forward)(const float *x, float *y, float *mask, int64_t rows, int64_t cols,
                             const int64_t *index, const dt_rng *rng, float p);
     /* dx += dy * mask */
@@ -297,7 +306,23 @@ typedef struct dt_backend {
                              int64_t dim, float *out);
     void (*embed_backward)(const float *ids, int64_t n, const float *dout, int64_t vocab,
                            int64_t dim, float *dtable);
+    /* Device control: wait for the work queued so far and report the first
+     * failed device call since the backend was created (DT_ERR_BACKEND with
+     * the call, file:line and the library's message); the CPU has none. */
+    dt_status (*sync)(void);
 } dt_backend;
+
+/* DT_OK if every op of `be` is set; else DT_ERR_INTERNAL naming the first
+ * missing op and the backend. */
+dt_status dt_backend_check_complete(const dt_backend *be);
+
+/* Number of ops in the table and the name of op i (in declaration order). */
+int dt_backend_op_count(void);
+const char *dt_backend_op_name(int i);
+
+/* The backends and communicators this build holds, one line each
+ * ("backends: cpu (OpenBLAS + OpenMP), cuda (...)"), for --version. */
+const char *dt_build_features(void);
 
 /* The CPU backend (always present). */
 const dt_backend *dt_backend_cpu(void);

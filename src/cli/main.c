@@ -51,8 +51,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("dtrain %s (commit %s)\nbackends: cpu (OpenBLAS + OpenMP)\ncommunicators: MPI\n",
-               DT_VERSION, DT_GIT_COMMIT);
+        printf("dtrain %s (commit %s)\n%s\n", DT_VERSION, DT_GIT_COMMIT, dt_build_features());
         printf("blas: %s\n", dt_backend_cpu_blas_description());
         return 0;
     }

@@ -1,41 +1,13 @@
 /* Philox4x32-10 and the keyed streams built on it. */
 #include "core/rng.h"
 
+#include "core/philox.h"
+
 #include <math.h>
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo)
-{
-    const uint64_t p = (uint64_t)a * b;
-    *hi = (uint32_t)(p >> 32);
-    *lo = (uint32_t)p;
-}
 
 void dt_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-    uint32_t k0 = key[0], k1 = key[1];
-
-    for (int round = 0; round < 10; round++) {
-        uint32_t hi0, lo0, hi1, lo1;
-        mulhilo(PHILOX_M0, c0, &hi0, &lo0);
-        mulhilo(PHILOX_M1, c2, &hi1, &lo1);
-        const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-        c0 = n0;
-        c1 = lo1;
-        c2 = n2;
-        c3 = lo0;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
+    dt_philox4x32_10(ctr, key, out);
 }
 
 dt_rng dt_rng_make(uint64_t seed, uint32_t purpose, uint32_t a, uint32_t b)
@@ -52,20 +24,15 @@ dt_rng dt_rng_make(uint64_t seed, uint32_t purpose, uint32_t a, uint32_t b)
 
 void dt_rng_block(const dt_rng *r, uint64_t i, uint32_t out[4])
 {
-    const uint32_t ctr[4] = {(uint32_t)i, (uint32_t)(i >> 32), r->ctr_hi[0], r->ctr_hi[1]};
-    dt_philox4x32(ctr, r->key, out);
+    dt_philox_block(r->key, r->ctr_hi, i, out);
 }
 
-uint32_t dt_rng_u32(const dt_rng *r, uint64_t n)
+uint32_t dt_rng_u32(const dt_rng *r, uint64_t n) { return dt_philox_u32(r->key, r->ctr_hi, n); }
+
+float dt_rng_uniform(const dt_rng *r, uint64_t n)
 {
-    uint32_t out[4];
-    dt_rng_block(r, n >> 2, out);
-    return out[n & 3];
+    return dt_philox_unit(dt_philox_u32(r->key, r->ctr_hi, n));
 }
-
-static inline float u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
-
-float dt_rng_uniform(const dt_rng *r, uint64_t n) { return u32_to_unit(dt_rng_u32(r, n)); }
 
 void dt_rng_fill_uniform(const dt_rng *r, uint64_t first, float *out, int64_t count, float lo,
                          float hi)

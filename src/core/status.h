@@ -54,7 +54,7 @@ void dt_error_clear(void);
     do {                                                                       \
         if (!(cond)) dt_assert_fail(#cond, __FILE__, __LINE__);                \
     } while (0)
-_Noreturn void dt_assert_fail(const char *expr, const char *file, int line);
+__attribute__((noreturn)) void dt_assert_fail(const char *expr, const char *file, int line);
 
 /* Allocation that reports out-of-memory through the status mechanism. The
  * returned memory is zeroed (calloc) and owned by the caller. */

@@ -1,6 +1,8 @@
 /* The MPI communicator wrapper. */
 #include "dist/comm.h"
 
+#include "dist/nccl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@ struct dt_comm {
     MPI_Comm comm, node;
     int rank, size, local_rank, local_size;
     int owns_mpi;
+    dt_nccl *nccl; /* GPU collectives over the same ranks, or NULL */
 };
 
 dt_status dt_mpi_check(int rc, const char *call, const char *file, int line)
@@ -54,6 +57,7 @@ dt_status dt_comm_init_world(int *argc, char ***argv, dt_comm **out)
 void dt_comm_destroy(dt_comm *c, int finalize)
 {
     if (!c) return;
+    dt_nccl_destroy(c->nccl);
     MPI_Comm_free(&c->node);
     MPI_Comm_free(&c->comm);
     free(c);
@@ -67,6 +71,14 @@ int dt_comm_size(const dt_comm *c) { return c->size; }
 int dt_comm_local_rank(const dt_comm *c) { return c->local_rank; }
 int dt_comm_local_size(const dt_comm *c) { return c->local_size; }
 MPI_Comm dt_comm_mpi(const dt_comm *c) { return c->comm; }
+
+void dt_comm_set_nccl(dt_comm *c, dt_nccl *n)
+{
+    if (c->nccl && c->nccl != n) dt_nccl_destroy(c->nccl);
+    c->nccl = n;
+}
+
+dt_nccl *dt_comm_nccl(const dt_comm *c) { return c->nccl; }
 
 dt_status dt_comm_split(dt_comm *c, int colour, int key, dt_comm **out)
 {

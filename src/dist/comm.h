@@ -27,6 +27,12 @@ int dt_comm_local_rank(const dt_comm *c); /* rank among ranks on this node */
 int dt_comm_local_size(const dt_comm *c);
 MPI_Comm dt_comm_mpi(const dt_comm *c);
 
+/* The NCCL communicator over the same ranks (dist/nccl.h), or NULL when
+ * the ranks compute on CPUs. The comm owns it once set. */
+typedef struct dt_nccl dt_nccl;
+void dt_comm_set_nccl(dt_comm *c, dt_nccl *n);
+dt_nccl *dt_comm_nccl(const dt_comm *c);
+
 /* Ranks with the same colour form a new communicator, ordered by key. */
 dt_status dt_comm_split(dt_comm *c, int colour, int key, dt_comm **out);
 

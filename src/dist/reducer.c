@@ -1,7 +1,11 @@
-/* Bucketed, overlapped gradient all-reduce over MPI. */
+/* Bucketed, overlapped gradient all-reduce: MPI for gradients in host
+ * memory, NCCL on a communication stream when the communicator has an NCCL
+ * communicator (the gradients are then on the GPU). */
 #include "dist/reducer.h"
 
 #include <stdlib.h>
+
+#include "dist/nccl.h"
 
 struct dt_reducer {
     dt_comm *comm;
@@ -10,6 +14,7 @@ struct dt_reducer {
     int n_buckets;
     int64_t *lo;          /* bucket b covers [lo[b], lo[b-1]) with lo[-1] = n */
     MPI_Request *req;
+    dt_nccl *nccl;        /* set: the gradients live on the GPU */
     int started;          /* buckets started this step (from the end) */
     dt_reducer_stats stats;
     double (*sumsq)(const float *x, int64_t n); /* local norm tracking, or NULL */
@@ -24,6 +29,7 @@ dt_status dt_reducer_create(dt_comm *c, float *grads, int64_t n, int64_t bucket_
     if (per < 1024) per = 1024;
     if (per > (1 << 30)) per = 1 << 30;
     r->comm = c;
+    r->nccl = dt_comm_nccl(c);
     r->grads = grads;
     r->n = n;
     r->n_buckets = (int)((n + per - 1) / per);
@@ -65,18 +71,24 @@ static dt_status start_bucket(dt_reducer *r, int b)
     const int64_t hi = b == 0 ? r->n : r->lo[b - 1];
     float *p = r->grads + r->lo[b];
     if (r->sumsq) r->local_sumsq += r->sumsq(p, hi - r->lo[b]);
+    if (r->nccl) return dt_nccl_allreduce_start(r->nccl, p, hi - r->lo[b]);
     return DT_MPI(MPI_Iallreduce(MPI_IN_PLACE, p, (int)(hi - r->lo[b]), MPI_FLOAT, MPI_SUM,
                                  dt_comm_mpi(r->comm), &r->req[b]));
 }
 
+/* With NCCL even one rank runs the (trivial) collectives, so the GPU path
+ * is the same on one GPU as on many. */
+static int skip(const dt_reducer *r) { return !r->nccl && dt_comm_size(r->comm) == 1; }
+
 dt_status dt_reducer_ready(dt_reducer *r, int64_t offset)
 {
-    if (dt_comm_size(r->comm) == 1) return DT_OK;
+    if (skip(r)) return DT_OK;
     while (r->started < r->n_buckets && r->lo[r->started] >= offset) {
         DT_TRY(start_bucket(r, r->started));
         r->started++;
         r->stats.overlapped++;
     }
+    if (r->nccl) return DT_OK; /* queued on the GPU: it progresses by itself */
     /* Drive progress of what is in flight: Open MPI advances non-blocking
      * collectives only inside MPI calls. */
     int flag;
@@ -86,10 +98,11 @@ dt_status dt_reducer_ready(dt_reducer *r, int64_t offset)
 
 dt_status dt_reducer_finish(dt_reducer *r)
 {
-    if (dt_comm_size(r->comm) == 1) return DT_OK;
+    if (skip(r)) return DT_OK;
     const double t0 = MPI_Wtime();
     for (; r->started < r->n_buckets; r->started++) DT_TRY(start_bucket(r, r->started));
-    DT_TRY(DT_MPI(MPI_Waitall(r->n_buckets, r->req, MPI_STATUSES_IGNORE)));
+    if (r->nccl) DT_TRY(dt_nccl_wait(r->nccl, "gradient all-reduce"));
+    else DT_TRY(DT_MPI(MPI_Waitall(r->n_buckets, r->req, MPI_STATUSES_IGNORE)));
     r->stats.wait_s += MPI_Wtime() - t0;
     r->stats.buckets += r->n_buckets;
     return DT_OK;

@@ -170,8 +170,11 @@ dt_status dt_checkpoint_save(const char *path, const dt_model *m, const dt_optim
     dt_h5_unlock();
     free(host);
 
-    if (e) {
+    /* Copies from a GPU that failed are not parameters: write nothing. */
+    const dt_status dev = m->be->sync();
+    if (e || dev != DT_OK) {
         remove(tmp);
+        if (dev != DT_OK) return dt_error_prefix(dev, "checkpoint %s: ", path);
         return h5fail(path, f < 0 ? "creating the file" : "writing");
     }
     if (rename(tmp, path) != 0)
@@ -292,5 +295,5 @@ dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt
     H5Fclose(f);
     dt_h5_unlock();
     free(host);
-    return s;
+    return s == DT_OK ? m->be->sync() : s;
 }

@@ -101,7 +101,7 @@ static dt_status write_manifest(const dt_session *s, const char *dir, const char
     cJSON_AddNumberToObject(m, "world_size", dt_comm_size(s->comm));
     cJSON_AddNumberToObject(m, "threads_per_rank", s->threads);
     cJSON_AddNumberToObject(m, "seed", (double)s->seed);
-    cJSON_AddStringToObject(m, "backend", "cpu");
+    cJSON_AddStringToObject(m, "backend", s->be ? s->be->name : "cpu");
     cJSON_AddStringToObject(m, "data", s->data_path);
     cJSON_AddStringToObject(m, "data_name", s->info.name);
     cJSON_AddStringToObject(m, "data_source", s->info.source);

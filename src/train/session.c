@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/backend_cuda.h"
 #include "core/log.h"
 #include "core/rng.h"
 
@@ -33,6 +34,7 @@ static dt_status read_early_stopping(dt_train_settings *ts, dt_cfg *t)
     ts->es_maximize = mode == 1;
     return DT_OK;
 }
+#include "dist/nccl.h"
 
 static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
 {
@@ -56,6 +58,7 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     double bucket_mb;
     DT_TRY(dt_cfg_float(dist, "bucket_mb", 4.0, 0.001, 4096.0, &bucket_mb));
     ts->bucket_bytes = (int64_t)(bucket_mb * 1024 * 1024);
+    DT_TRY(dt_cfg_float(dist, "timeout_s", 600.0, 0.0, 1e7, &ts->comm_timeout_s));
 
     /* global batch = micro-batch x accumulation x ranks */
     const int64_t world = dt_comm_size(s->comm), parts = ts->accumulation * world;
@@ -234,6 +237,54 @@ static dt_status check_monitor(dt_session *s, dt_cfg *train)
     return DT_OK;
 }
 
+/* The GPU of this rank: runtime.gpu, or the rank's index on its node. */
+static dt_status pick_gpu(dt_session *s, dt_cfg *rt, int64_t gpu)
+{
+    const int count = dt_cuda_device_count();
+    const int local = dt_comm_local_rank(s->comm), on_node = dt_comm_local_size(s->comm);
+    if (count == 0) return dt_backend_cuda_open(0, &s->be); /* says why there is none */
+    if (gpu < 0 && on_node > count)
+        return dt_error_set(DT_ERR_CONFIG, "runtime.device: cuda with %d ranks on this node "
+                            "but %d GPU(s) visible: start at most %d rank(s) per node (one "
+                            "per GPU), or give runtime.gpu", on_node, count, count);
+    if (gpu >= count)
+        return dt_cfg_error(dt_cfg_get(rt, "gpu"), "a GPU index below the GPUs visible",
+                            "%lld, with %d GPU(s) visible", (long long)gpu, count);
+    s->gpu = gpu >= 0 ? (int)gpu : local;
+    return dt_backend_cuda_open(s->gpu, &s->be);
+}
+
+/* runtime.device (cpu | cuda) and runtime.gpu: the backend of this rank.
+ * Local: a failure is agreed on with the rest of the session. */
+static dt_status read_device(dt_session *s, dt_cfg *rt)
+{
+    static const char *const devices[] = {"cpu", "cuda", NULL};
+    int device;
+    int64_t gpu;
+    DT_TRY(dt_cfg_enum(rt, "device", "cpu", devices, &device));
+    DT_TRY(dt_cfg_int(rt, "gpu", -1, -1, 1 << 20, &gpu));
+    s->be = dt_backend_cpu();
+    s->gpu = -1;
+    if (device == 0) return DT_OK;
+    if (!dt_nccl_built() && dt_comm_size(s->comm) > 1) {
+        dt_nccl *n;
+        return dt_nccl_create(s->comm, 0.0, &n); /* the error of a build without NCCL */
+    }
+    return pick_gpu(s, rt, gpu);
+}
+
+/* With GPUs, the NCCL communicator for the gradients. Collective: called
+ * once every rank has built its session. */
+static dt_status attach_nccl(dt_session *s)
+{
+    if (s->gpu < 0 || !dt_nccl_built()) return DT_OK;
+    dt_nccl *n;
+    DT_TRY(dt_nccl_create(s->comm, s->ts.comm_timeout_s, &n));
+    dt_comm_set_nccl(s->comm, n);
+    DT_INFO("%d rank(s) on GPUs, gradients summed through NCCL", dt_comm_size(s->comm));
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -244,8 +295,9 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(read_runtime(s, dt_cfg_get(root, "runtime")));
     DT_TRY(open_data(s, dt_cfg_get(root, "data"), model_cfg, need));
     DT_TRY(read_settings(s, dt_cfg_get(root, "train"), dt_cfg_get(root, "dist")));
+    DT_TRY(read_device(s, dt_cfg_get(root, "runtime")));
 
-    DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, dt_backend_cpu(), &s->model));
+    DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
     if (!s->train && !s->test) /* shapes only: take the classes from the model */
         s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
     if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
@@ -259,7 +311,7 @@ static dt_status build(dt_session *s, int need)
     const int64_t steps_per_epoch = (s->info.count + s->ts.batch_size - 1) / s->ts.batch_size;
     int64_t total = s->ts.epochs * steps_per_epoch;
     if (s->ts.max_steps && (s->ts.max_steps < total || !total)) total = s->ts.max_steps;
-    DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), dt_backend_cpu(), s->model->n_params,
+    DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), s->be, s->model->n_params,
                            total, &s->optim));
     set_optim_groups(s);
     dt_optim_set_batch(s->optim, s->ts.batch_size);
@@ -281,6 +333,7 @@ dt_status dt_session_create(const char *config_path, char **overrides, int n_ove
         st = dt_cfg_override(s->cfg, overrides[i]);
     if (st == DT_OK) st = build(s, need);
     st = dt_comm_agree(comm, st);
+    if (st == DT_OK) st = attach_nccl(s);
     if (st != DT_OK) {
         const dt_status keep = st;
         char *msg = dt_strdup(dt_error_message());

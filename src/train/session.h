@@ -39,6 +39,7 @@ typedef struct dt_train_settings {
     int es_maximize; /* mode max */
     int64_t es_patience;
     double es_min_delta;
+    double comm_timeout_s; /* bound on a GPU collective (dist.timeout_s) */
 } dt_train_settings;
 
 typedef enum dt_es_monitor {
@@ -66,6 +67,8 @@ typedef struct dt_session {
     dt_optim *optim;
     dt_train_settings ts;
     int threads;
+    const dt_backend *be; /* runtime.device: the CPU, or this rank's GPU */
+    int gpu;              /* the GPU used, or -1 */
     const char *command_line; /* recorded in the run manifest; set by the caller */
 
     dt_regularize reg; /* input/weight noise and augmentation */

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "data/loader.h"
+#include "dist/nccl.h"
 #include "train/checkpoint.h"
 #include "train/early_stop.h"
 #include "train/noise_scale.h"
@@ -18,6 +19,8 @@ struct dt_trainer {
     dt_session *s;
     dt_reducer *reducer;
     int64_t in_numel, y_dim;
+    float *dev_x, *dev_y; /* device copies of a batch (GPU backends only) */
+    int64_t dev_rows;
     double last_finite_loss;
     int64_t last_finite_step;
     dt_noise_scale noise;
@@ -35,6 +38,7 @@ dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
     dt_model_reserve(s->model, rows);
     dt_model_init_params(s->model, s->seed);
     *out = t;
+    DT_TRY(s->model->be->sync());
     dt_noise_scale_init(&t->noise, 0.95);
     DT_TRY(dt_reducer_create(s->comm, s->model->grads, s->model->n_params, s->ts.bucket_bytes,
                              &t->reducer));
@@ -63,7 +67,28 @@ void dt_trainer_destroy(dt_trainer *t)
 {
     if (!t) return;
     dt_reducer_destroy(t->reducer);
+    if (t->dev_x) t->s->model->be->free(t->dev_x);
+    if (t->dev_y) t->s->model->be->free(t->dev_y);
     free(t);
+}
+
+/* Where the model reads a batch of n rows from host memory: the batch
+ * itself on the CPU, a device copy of it on a GPU. */
+static void stage_batch(dt_trainer *t, const float **x, const float **y, int64_t n)
+{
+    const dt_backend *be = t->s->model->be;
+    if (be->device == DT_CPU || n == 0) return;
+    if (n > t->dev_rows) {
+        if (t->dev_x) be->free(t->dev_x);
+        if (t->dev_y) be->free(t->dev_y);
+        t->dev_x = be->alloc((size_t)(n * t->in_numel) * sizeof(float));
+        t->dev_y = be->alloc((size_t)(n * t->y_dim) * sizeof(float));
+        t->dev_rows = n;
+    }
+    be->to_device(t->dev_x, *x, (size_t)(n * t->in_numel) * sizeof(float));
+    be->to_device(t->dev_y, *y, (size_t)(n * t->y_dim) * sizeof(float));
+    *x = t->dev_x;
+    *y = t->dev_y;
 }
 
 dt_reducer_stats dt_trainer_reducer_stats(const dt_trainer *t)
@@ -86,7 +111,9 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     const int64_t acc = s->ts.accumulation;
     double sums[4] = {0.0, 0.0, 0.0, 0.0}; /* loss, correct, local |g|^2, ranks with data */
     double g2_micro = 0.0; /* first micro-batch's |g|^2 (noise scale on one rank) */
+    /* Input noise and augmentation work on the host copy, before staging. */
     x = dt_regularize_inputs(&s->reg, x, index, n, s->optim->step, s->seed);
+    stage_batch(t, &x, &y, n);
     dt_regularize_perturb(&s->reg, m->be, m->params, m->n_params, s->optim->step, s->seed);
 
     /* Every parameter belongs to a layer that writes its gradient on the
@@ -115,6 +142,9 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
         sums[2] = dt_reducer_local_sumsq(t->reducer) * r * r;
         sums[3] = 1.0;
     }
+    /* A failed device call (recorded, not returned, by the ops) stops every
+     * rank here, before its NaN loss could be taken for a numeric problem. */
+    if (m->be->device != DT_CPU) DT_TRY(dt_comm_agree(s->comm, m->be->sync()));
     DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 4));
 
     out->loss = sums[0] / (double)global_n;
@@ -137,7 +167,9 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     add_noise_pair(t, sums, g2_micro, acc > 1 ? n / acc : n, global_n);
     dt_optim_clip_grads(s->optim, m->grads);
     dt_optim_step(s->optim, m->params, m->grads);
-    return DT_OK;
+    /* On a GPU: wait for the update (so a step's time is its whole work)
+     * and stop every rank together if it failed. */
+    return m->be->device == DT_CPU ? DT_OK : dt_comm_agree(s->comm, m->be->sync());
 }
 
 /* Running statistics are per rank (each saw its own samples): average them
@@ -202,11 +234,14 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
         for (int64_t i = 0; i < n; i++) index[i] = at + i;
         st = dt_dataset_read(ds, index, (int)n, x, y);
         if (st != DT_OK) break;
+        const float *bx = x, *by = y;
+        stage_batch(t, &bx, &by, n);
         const dt_pass p = {.be = m->be, .n = n, .index = index, .step = s->optim->step,
                            .seed = s->seed, .training = 0};
-        dt_model_forward(m, x, &p);
-        const dt_loss_sums ls = dt_loss_compute_eval(&s->loss, m->be, dt_model_output(m), y, n,
+        dt_model_forward(m, bx, &p);
+        const dt_loss_sums ls = dt_loss_compute_eval(&s->loss, m->be, dt_model_output(m), by, n,
                                                      dt_model_output_grad(m), confusion);
+        st = m->be->sync();
         sums[0] += ls.loss;
         sums[1] += (double)ls.correct;
         sums[3] += (double)ls.correct5;
@@ -262,6 +297,26 @@ static dt_status save_checkpoint(fit_state *f, const char *name)
     return dt_comm_agree(s->comm, st);
 }
 
+/* Broadcast n floats of backend memory from rank 0: through NCCL on GPUs
+ * (through the host on one without NCCL). */
+static dt_status bcast_floats(dt_session *s, float *buf, int64_t n)
+{
+    const dt_backend *be = s->model->be;
+    dt_nccl *nccl = dt_comm_nccl(s->comm);
+    if (be->device == DT_CPU) return dt_comm_bcast(s->comm, buf, n * 4, 0);
+    if (nccl) {
+        dt_status st = dt_nccl_bcast_start(nccl, buf, n * 4, 0);
+        if (st == DT_OK) st = dt_nccl_wait(nccl, "broadcast of the checkpoint");
+        return dt_comm_agree(s->comm, st);
+    }
+    float *host = dt_calloc((size_t)(n ? n : 1), sizeof(float));
+    be->to_host(host, buf, (size_t)n * sizeof(float));
+    dt_status st = dt_comm_bcast(s->comm, host, n * 4, 0);
+    if (st == DT_OK) be->to_device(buf, host, (size_t)n * sizeof(float));
+    free(host);
+    return st == DT_OK ? be->sync() : st;
+}
+
 /* Rank 0 reads the checkpoint; parameters, optimizer state and position
  * are broadcast so ranks need not share a file system. */
 static dt_status resume(fit_state *f)
@@ -272,11 +327,11 @@ static dt_status resume(fit_state *f)
     if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_load(s->ts.resume, s->model, s->optim, &meta);
     DT_TRY(dt_comm_agree(s->comm, st));
     DT_TRY(dt_comm_bcast(s->comm, &meta, sizeof meta, 0));
-    DT_TRY(dt_comm_bcast(s->comm, s->model->params, s->model->n_params * 4, 0));
+    DT_TRY(bcast_floats(s, s->model->params, s->model->n_params));
     if (s->model->n_buffers)
-        DT_TRY(dt_comm_bcast(s->comm, s->model->buffers, s->model->n_buffers * 4, 0));
+        DT_TRY(bcast_floats(s, s->model->buffers, s->model->n_buffers));
     for (int i = 0; i < s->optim->n_state; i++)
-        DT_TRY(dt_comm_bcast(s->comm, s->optim->state[i], s->optim->n * 4, 0));
+        DT_TRY(bcast_floats(s, s->optim->state[i], s->optim->n));
     DT_TRY(dt_comm_bcast(s->comm, &s->optim->step, sizeof s->optim->step, 0));
     if (meta.seed != s->seed)
         DT_WARN("resuming with seed %llu, the checkpoint was trained with seed %llu",
@@ -481,11 +536,24 @@ static dt_status fit_loop(fit_state *f, dt_eval_result *final)
     return s->ts.early_stopping ? restore_best(f, final) : DT_OK;
 }
 
+/* Every rank must start from the same parameters (compared on the host). */
+static dt_status check_same_params(dt_session *s)
+{
+    const dt_model *m = s->model;
+    if (m->be->device == DT_CPU)
+        return dt_comm_check_same(s->comm, m->params, m->n_params * 4, "initial parameters");
+    float *host = dt_calloc((size_t)(m->n_params ? m->n_params : 1), sizeof(float));
+    m->be->to_host(host, m->params, (size_t)m->n_params * sizeof(float));
+    const dt_status st = dt_comm_check_same(s->comm, host, m->n_params * 4,
+                                            "initial parameters");
+    free(host);
+    return st;
+}
+
 static dt_status fit_setup(fit_state *f)
 {
     dt_session *s = f->t->s;
-    DT_TRY(dt_comm_check_same(s->comm, s->model->params, s->model->n_params * 4,
-                              "initial parameters"));
+    DT_TRY(check_same_params(s));
     if (s->ts.resume[0]) DT_TRY(resume(f));
     dt_early_stop_init(&f->es, s->ts.es_maximize, s->ts.es_patience, s->ts.es_min_delta);
     const dt_status ws =

@@ -49,10 +49,13 @@ static void write_data(void)
     CHECK_OK(dt_convert_csv(csv, NULL, &o));
 }
 
-/* Rank 0 writes the config; the barrier makes every rank read it whole. */
+/* Rank 0 writes the config; the barrier makes every rank read it whole.
+ * The first barrier keeps it from rewriting the file while a slower rank
+ * still reads the previous one (its single-rank run starts late). */
 static void write_config(dt_comm *comm, const char *optim)
 {
     char path[300];
+    dt_comm_barrier(comm);
     if (dt_comm_rank(comm) != 0) {
         dt_comm_barrier(comm);
         return;

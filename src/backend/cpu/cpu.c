@@ -366,6 +366,8 @@ static void cpu_adam_step(float *p, const float *g, float *m, float *v, int64_t 
     }
 }
 
+static dt_status cpu_sync(void) { return DT_OK; }
+
 static const dt_backend cpu_backend = {
     .name = "cpu",
     .device = DT_CPU,
@@ -407,6 +409,7 @@ static const dt_backend cpu_backend = {
     .seq_mask = dt_cpu_seq_mask,
     .embed_forward = dt_cpu_embed_forward,
     .embed_backward = dt_cpu_embed_backward,
+    .sync = cpu_sync,
 };
 
 const dt_backend *dt_backend_cpu(void) { return &cpu_backend; }

@@ -1,0 +1,372 @@
+/* The CUDA backend: device memory, cuBLAS GEMMs and the kernels of
+ * kernels.cu behind the ops table of backend/backend.h.
+ *
+ * One process drives one device. All work goes to one non-blocking compute
+ * stream in the order the ops are called; an op returns once its work is
+ * queued, except those that hand a result to the host (to_host, sumsq,
+ * all_finite, the losses) and to_device, which return when it is done. A
+ * failed call is recorded (cuda_check.h) and reported by sync(). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/backend_cuda.h"
+#include "backend/cuda/cublas_load.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+
+/* The open device and what its ops share: scratch buffers grow on demand
+ * and live until the process ends. */
+static struct {
+    int open, device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    const dt_cublas_api *api; /* cuBLAS, loaded on open */
+    void *scratch;       /* device: dropout indices, per-row loss results */
+    size_t scratch_bytes;
+    double *sums;        /* device: 2 doubles of reduction results */
+    int *flag;           /* device: the non-finite flag */
+    double *host_sums;   /* pinned host copy of sums */
+} g;
+
+#define FAILED() dt_cuda_failed()
+
+/* Device scratch of at least `bytes`, or NULL after a failure. */
+static void *scratch(size_t bytes)
+{
+    if (bytes <= g.scratch_bytes) return g.scratch;
+    size_t want = g.scratch_bytes ? g.scratch_bytes : 1 << 16;
+    while (want < bytes) want *= 2;
+    if (g.scratch && !DT_CUDA_CHECK(cudaFree(g.scratch))) return NULL;
+    g.scratch = NULL;
+    g.scratch_bytes = 0;
+    if (!DT_CUDA_CHECK(cudaMalloc(&g.scratch, want))) return NULL;
+    g.scratch_bytes = want;
+    return g.scratch;
+}
+
+static int wait_stream(void) { return DT_CUDA_CHECK(cudaStreamSynchronize(g.stream)); }
+
+/* ---- memory ---- */
+
+static void *cuda_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (FAILED()) return NULL;
+    const size_t rounded = (bytes + 255) & ~(size_t)255;
+    if (!DT_CUDA_CHECK(cudaMalloc(&p, rounded ? rounded : 256))) return NULL;
+    DT_CUDA_CHECK(cudaMemsetAsync(p, 0, rounded ? rounded : 256, g.stream));
+    return p;
+}
+
+static void cuda_free(void *p)
+{
+    if (p) DT_CUDA_CHECK(cudaFree(p));
+}
+
+static void cuda_to_device(void *dst, const void *src, size_t bytes)
+{
+    if (FAILED() || !bytes) return;
+    /* Synchronous for the caller, who may reuse `src` at once. */
+    if (DT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g.stream)))
+        wait_stream();
+}
+
+static void cuda_to_host(void *dst, const void *src, size_t bytes)
+{
+    if (FAILED() || !bytes) return;
+    if (DT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, g.stream)))
+        wait_stream();
+}
+
+static void cuda_copy(void *dst, const void *src, size_t bytes)
+{
+    if (FAILED() || !bytes || dst == src) return;
+    DT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g.stream));
+}
+
+static void cuda_fill(float *x, float value, int64_t n)
+{
+    if (!FAILED()) dt_cuk_fill(g.stream, x, value, n);
+}
+
+/* ---- GEMM ----
+ * Row-major C(m,n) = op(A) op(B) is column-major C^T(n,m) = op(B)^T op(A)^T:
+ * the same buffers with the operands swapped and m, n exchanged. */
+static void cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                      int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (FAILED() || m <= 0 || n <= 0) return;
+    DT_CUBLAS_CHECK(g.api->cublasSgemm(g.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
+                                lda, &beta, c, ldc));
+}
+
+/* ---- elementwise and reductions ---- */
+
+static void cuda_add_bias(float *y, const float *bias, int64_t rows, int64_t cols)
+{
+    if (!FAILED()) dt_cuk_add_bias(g.stream, y, bias, rows, cols);
+}
+
+static void cuda_sum_rows(float *out, const float *x, int64_t rows, int64_t cols, float beta)
+{
+    if (!FAILED()) dt_cuk_sum_rows(g.stream, out, x, rows, cols, beta);
+}
+
+static void cuda_axpy(float *y, const float *x, float a, int64_t n)
+{
+    if (!FAILED()) dt_cuk_axpy(g.stream, y, x, a, n);
+}
+
+static void cuda_scale(float *x, float a, int64_t n)
+{
+    if (!FAILED()) dt_cuk_scale(g.stream, x, a, n);
+}
+
+static double cuda_sumsq(const float *x, int64_t n)
+{
+    double *partial = scratch((size_t)dt_cuk_reduce_blocks(n) * sizeof(double));
+    if (FAILED() || !partial) return NAN;
+    dt_cuk_sumsq(g.stream, x, n, partial, g.sums);
+    cuda_to_host(g.host_sums, g.sums, sizeof(double));
+    return FAILED() ? NAN : g.host_sums[0];
+}
+
+static int cuda_all_finite(const float *x, int64_t n)
+{
+    int flag = 1;
+    if (FAILED()) return 0;
+    DT_CUDA_CHECK(cudaMemsetAsync(g.flag, 0, sizeof(int), g.stream));
+    dt_cuk_nonfinite(g.stream, x, n, g.flag);
+    cuda_to_host(&flag, g.flag, sizeof flag);
+    return !FAILED() && flag == 0;
+}
+
+/* ---- activations, softmax, dropout ---- */
+
+static void cuda_act_forward(dt_act act, float alpha, const float *x, float *y, int64_t n)
+{
+    if (FAILED()) return;
+    if (act == DT_ACT_IDENTITY) cuda_copy(y, x, (size_t)n * sizeof(float));
+    else dt_cuk_act_forward(g.stream, act, alpha, x, y, n);
+}
+
+static void cuda_act_backward(dt_act act, float alpha, const float *x, const float *y,
+                              const float *dy, float *dx, int64_t n)
+{
+    if (!FAILED()) dt_cuk_act_backward(g.stream, act, alpha, x, y, dy, dx, n);
+}
+
+static void cuda_softmax_forward(const float *x, float *y, int64_t rows, int64_t cols)
+{
+    if (!FAILED()) dt_cuk_softmax_forward(g.stream, x, y, rows, cols);
+}
+
+static void cuda_softmax_backward(const float *y, const float *dy, float *dx, int64_t rows,
+                                  int64_t cols)
+{
+    if (!FAILED()) dt_cuk_softmax_backward(g.stream, y, dy, dx, rows, cols);
+}
+
+static void cuda_dropout_forward(const float *x, float *y, float *mask, int64_t rows,
+                                 int64_t cols, const int64_t *index, const dt_rng *rng, float p)
+{
+    if (FAILED() || rows <= 0) return;
+    /* The indices are host memory: copy them next to the kernel. */
+    int64_t *dindex = scratch((size_t)rows * sizeof(int64_t));
+    if (!dindex) return;
+    if (!DT_CUDA_CHECK(cudaMemcpyAsync(dindex, index, (size_t)rows * sizeof(int64_t),
+                                       cudaMemcpyHostToDevice, g.stream)))
+        return;
+    dt_cuk_dropout(g.stream, x, y, mask, rows, cols, dindex, *rng, p);
+}
+
+static void cuda_mul_add(float *dx, const float *dy, const float *mask, int64_t n)
+{
+    if (!FAILED()) dt_cuk_mul_add(g.stream, dx, dy, mask, n);
+}
+
+/* ---- losses ---- */
+
+/* The two sums of a loss (total, correct rows) copied back to the host.
+ * TODO(top-5 on the GPU): correct5 is not counted by these kernels yet. */
+static dt_loss_sums finish_loss(void)
+{
+    cuda_to_host(g.host_sums, g.sums, 2 * sizeof(double));
+    if (FAILED()) return (dt_loss_sums){.loss = NAN};
+    return (dt_loss_sums){.loss = g.host_sums[0],
+                          .correct = (int64_t)llround(g.host_sums[1])};
+}
+
+/* Per-row loss and correct flags: 2 x rows doubles of scratch. */
+static double *row_buffers(int64_t rows)
+{
+    return scratch((size_t)(2 * (rows > 0 ? rows : 1)) * sizeof(double));
+}
+
+static dt_loss_sums cuda_cross_entropy(const float *logits, const float *labels, int64_t rows,
+                                       int64_t classes, float smoothing, float scale, float *dx)
+{
+    double *rl = FAILED() ? NULL : row_buffers(rows);
+    if (!rl) return (dt_loss_sums){.loss = NAN};
+    dt_cuk_cross_entropy(g.stream, logits, labels, rows, classes, smoothing, scale, dx, rl,
+                         rl + rows, g.sums);
+    return finish_loss();
+}
+
+static dt_loss_sums cuda_mse(const float *pred, const float *target, int64_t rows, int64_t dim,
+                             float scale, float *dx)
+{
+    double *rl = FAILED() ? NULL : row_buffers(rows);
+    if (!rl) return (dt_loss_sums){.loss = NAN};
+    dt_cuk_mse(g.stream, pred, target, rows, dim, scale, dx, rl, rl + rows, g.sums);
+    return finish_loss();
+}
+
+static dt_loss_sums cuda_gaussian_nll(const float *pred, const float *target, int64_t rows,
+                                      int64_t dim, float scale, float *dx)
+{
+    double *rl = FAILED() ? NULL : row_buffers(rows);
+    if (!rl) return (dt_loss_sums){.loss = NAN};
+    dt_cuk_gaussian_nll(g.stream, pred, target, rows, dim, scale, dx, rl, rl + rows, g.sums);
+    return finish_loss();
+}
+
+/* ---- optimizer steps: the scalars exactly as the CPU derives them ---- */
+
+static void cuda_sgd_step(float *p, const float *gr, float *v, int64_t n, const dt_sgd_args *a)
+{
+    if (FAILED()) return;
+    if (a->momentum == 0.0f) {
+        dt_cuk_sgd_plain(g.stream, p, gr, n, a->lr, a->weight_decay);
+        return;
+    }
+    const float carry = a->first ? 0.0f : a->momentum;
+    const float take = a->first ? 1.0f : 1.0f - a->dampening;
+    dt_cuk_sgd_momentum(g.stream, p, gr, v, n, a->lr, a->weight_decay, a->momentum, carry, take,
+                        a->nesterov ? 1.0f : 0.0f);
+}
+
+static void cuda_adam_step(float *p, const float *gr, float *m, float *v, int64_t n,
+                           const dt_adam_args *a)
+{
+    if (FAILED()) return;
+    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
+    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
+    const float step_size = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    const float decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f;
+    const float l2 = a->decoupled ? 0.0f : a->weight_decay;
+    dt_cuk_adam(g.stream, p, gr, m, v, n, a->beta1, a->beta2, a->eps, step_size, inv_sqrt_bc2,
+                decay, l2);
+}
+
+static dt_status cuda_sync(void)
+{
+    if (!FAILED()) wait_stream();
+    if (FAILED()) return dt_error_set(DT_ERR_BACKEND, "%s", dt_cuda_failure());
+    return DT_OK;
+}
+
+static const dt_backend cuda_backend = {
+    .name = "cuda",
+    .device = DT_CUDA,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .to_device = cuda_to_device,
+    .to_host = cuda_to_host,
+    .copy = cuda_copy,
+    .fill = cuda_fill,
+    .gemm = cuda_gemm,
+    .add_bias = cuda_add_bias,
+    .sum_rows = cuda_sum_rows,
+    .axpy = cuda_axpy,
+    .scale = cuda_scale,
+    .sumsq = cuda_sumsq,
+    .all_finite = cuda_all_finite,
+    .act_forward = cuda_act_forward,
+    .act_backward = cuda_act_backward,
+    .softmax_forward = cuda_softmax_forward,
+    .softmax_backward = cuda_softmax_backward,
+    .dropout_forward = cuda_dropout_forward,
+    .mul_add = cuda_mul_add,
+    .cross_entropy = cuda_cross_entropy,
+    .mse = cuda_mse,
+    .gaussian_nll = cuda_gaussian_nll,
+    .sgd_step = cuda_sgd_step,
+    .adam_step = cuda_adam_step,
+    .sync = cuda_sync,
+};
+
+/* ---- opening the device ---- */
+
+int dt_cuda_device_count(void)
+{
+    int n = 0;
+    /* No driver (35), no device (100) or anything else: no GPU. */
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* clear it: it is an answer, not a failure */
+        return 0;
+    }
+    return n;
+}
+
+static dt_status open_failed(int gpu)
+{
+    return dt_error_set(DT_ERR_BACKEND, "opening GPU %d: %s", gpu, dt_cuda_failure());
+}
+
+static dt_status open_device(int gpu)
+{
+    char why[512];
+    g.api = dt_cublas_load(why, sizeof why);
+    if (!g.api) return dt_error_set(DT_ERR_BACKEND, "opening GPU %d: %s", gpu, why);
+    if (!DT_CUDA_CHECK(cudaSetDevice(gpu))) return open_failed(gpu);
+    if (!DT_CUDA_CHECK(cudaStreamCreateWithFlags(&g.stream, cudaStreamNonBlocking)) ||
+        !DT_CUBLAS_CHECK(g.api->cublasCreate(&g.blas)) ||
+        !DT_CUBLAS_CHECK(g.api->cublasSetStream(g.blas, g.stream)) ||
+        /* Plain FP32 products (no TF32), so GPU results track the CPU's. */
+        !DT_CUBLAS_CHECK(g.api->cublasSetMathMode(g.blas, CUBLAS_DEFAULT_MATH)) ||
+        !DT_CUDA_CHECK(cudaMalloc((void **)&g.sums, 2 * sizeof(double))) ||
+        !DT_CUDA_CHECK(cudaMalloc((void **)&g.flag, sizeof(int))) ||
+        !DT_CUDA_CHECK(cudaMallocHost((void **)&g.host_sums, 2 * sizeof(double))))
+        return open_failed(gpu);
+    g.open = 1;
+    g.device = gpu;
+    return DT_OK;
+}
+
+dt_status dt_backend_cuda_open(int gpu, const dt_backend **out)
+{
+    *out = NULL;
+    DT_TRY(dt_backend_check_complete(&cuda_backend));
+    if (g.open) {
+        if (gpu != g.device)
+            return dt_error_set(DT_ERR_ARG, "the CUDA backend is open on GPU %d; one process "
+                                "drives one GPU and cannot also open GPU %d", g.device, gpu);
+        *out = &cuda_backend;
+        return DT_OK;
+    }
+    const int count = dt_cuda_device_count();
+    if (count == 0)
+        return dt_error_set(DT_ERR_BACKEND, "no CUDA GPU is visible to this process (no "
+                            "device or no driver: check nvidia-smi and CUDA_VISIBLE_DEVICES), "
+                            "or set runtime.device=cpu");
+    if (gpu < 0 || gpu >= count)
+        return dt_error_set(DT_ERR_CONFIG, "runtime.gpu: GPU %d does not exist; %d GPU(s) "
+                            "visible (0..%d)", gpu, count, count - 1);
+    if (FAILED()) return open_failed(gpu);
+    DT_TRY(open_device(gpu));
+    *out = &cuda_backend;
+    return DT_OK;
+}
+
+void *dt_backend_cuda_stream(void) { return g.open ? (void *)g.stream : NULL; }
+
+int dt_backend_cuda_device(void) { return g.open ? g.device : -1; }
+
+void dt_backend_cuda_build_info(char *buf, int cap)
+{
+    snprintf(buf, (size_t)cap, "cuda (CUDA %d.%d, cuBLAS, architectures %s)",
+             CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10, DT_CUDA_ARCHS);
+}

@@ -1,0 +1,223 @@
+/* The NCCL communicator: creation over MPI, all-reduce on a communication
+ * stream ordered by events, and a bounded wait that aborts on timeout. */
+#include "dist/nccl.h"
+
+#ifdef DT_HAVE_NCCL
+
+#include <nccl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "backend/backend_cuda.h"
+#include "backend/cuda/cuda_check.h"
+#include "dist/comm.h"
+
+struct dt_nccl {
+    ncclComm_t comm;
+    cudaStream_t stream;       /* communication stream */
+    cudaEvent_t produced, done; /* compute -> comm, comm -> compute */
+    int rank, size;
+    double timeout_s;
+    int aborted;
+};
+
+int dt_nccl_built(void) { return 1; }
+
+static const char *nccl_hint(ncclResult_t r)
+{
+    switch (r) {
+    case ncclUnhandledCudaError:
+        return "a CUDA call inside NCCL failed: check the GPU with nvidia-smi";
+    case ncclSystemError:
+        return "a system call failed (shared memory, sockets): set NCCL_DEBUG=INFO for "
+               "details; in containers, enlarge /dev/shm";
+    case ncclInvalidUsage:
+        return "two ranks of one communicator on the same GPU, or mismatched calls: check "
+               "that each rank has its own GPU (runtime.gpu)";
+    case ncclRemoteError: return "another rank failed or went away";
+    default: return "set NCCL_DEBUG=INFO for details";
+    }
+}
+
+/* A checked NCCL call: DT_ERR_BACKEND naming the call, file:line, rank,
+ * NCCL's error string, its last message and a hint. */
+static dt_status nccl_check(ncclResult_t r, const dt_nccl *n, const char *call,
+                            const char *file, int line)
+{
+    if (r == ncclSuccess || r == ncclInProgress) return DT_OK;
+    const char *last = ncclGetLastError(n ? n->comm : NULL);
+    return dt_error_set(DT_ERR_BACKEND, "rank %d: NCCL call %s failed at %s:%d: %s%s%s "
+                        "(hint: %s)", n ? n->rank : -1, call, file, line, ncclGetErrorString(r),
+                        last && last[0] ? ": " : "", last ? last : "", nccl_hint(r));
+}
+#define DT_NCCL(n, call) nccl_check((call), (n), #call, __FILE__, __LINE__)
+
+/* A checked CUDA runtime call in this file: its failure is recorded by the
+ * backend (so later ops stop) and returned here. */
+static dt_status cuda_ok(int ok)
+{
+    return ok ? DT_OK : dt_error_set(DT_ERR_BACKEND, "%s", dt_cuda_failure());
+}
+#define DT_CU(call) cuda_ok(DT_CUDA_CHECK(call))
+
+dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
+{
+    *out = NULL;
+    dt_nccl *n = dt_calloc(1, sizeof *n);
+    n->rank = dt_comm_rank(c);
+    n->size = dt_comm_size(c);
+    n->timeout_s = timeout_s;
+
+    /* Everything that can fail locally first, agreed on, so that no rank
+     * enters ncclCommInitRank (which waits for all) alone. */
+    ncclUniqueId id;
+    dt_status s = dt_backend_cuda_device() >= 0
+                      ? DT_OK
+                      : dt_error_set(DT_ERR_INTERNAL, "rank %d: dt_nccl_create before the CUDA "
+                                     "backend is open", n->rank);
+    if (s == DT_OK && n->rank == 0) s = DT_NCCL(n, ncclGetUniqueId(&id));
+    if (s == DT_OK) s = DT_CU(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking));
+    if (s == DT_OK) s = DT_CU(cudaEventCreateWithFlags(&n->produced, cudaEventDisableTiming));
+    if (s == DT_OK) s = DT_CU(cudaEventCreateWithFlags(&n->done, cudaEventDisableTiming));
+    s = dt_comm_agree(c, s);
+    if (s == DT_OK) s = dt_comm_bcast(c, &id, sizeof id, 0);
+    if (s == DT_OK) s = DT_NCCL(n, ncclCommInitRank(&n->comm, n->size, id, n->rank));
+    s = dt_comm_agree(c, s);
+    if (s != DT_OK) {
+        dt_nccl_destroy(n);
+        return s;
+    }
+    *out = n;
+    return DT_OK;
+}
+
+void dt_nccl_destroy(dt_nccl *n)
+{
+    if (!n) return;
+    if (n->comm && !n->aborted) ncclCommDestroy(n->comm);
+    if (n->done) cudaEventDestroy(n->done);
+    if (n->produced) cudaEventDestroy(n->produced);
+    if (n->stream) cudaStreamDestroy(n->stream);
+    free(n);
+}
+
+/* Order the communication stream after the work queued so far on the
+ * compute stream. */
+static dt_status after_compute(dt_nccl *n)
+{
+    if (n->aborted)
+        return dt_error_set(DT_ERR_BACKEND, "rank %d: the NCCL communicator was aborted "
+                            "after an earlier failure", n->rank);
+    cudaStream_t compute = (cudaStream_t)dt_backend_cuda_stream();
+    DT_TRY(DT_CU(cudaEventRecord(n->produced, compute)));
+    return DT_CU(cudaStreamWaitEvent(n->stream, n->produced, 0));
+}
+
+dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count)
+{
+    DT_TRY(after_compute(n));
+    return DT_NCCL(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat, ncclSum, n->comm,
+                                    n->stream));
+}
+
+dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root)
+{
+    DT_TRY(after_compute(n));
+    return DT_NCCL(n, ncclBroadcast(buf, buf, (size_t)bytes, ncclChar, root, n->comm,
+                                    n->stream));
+}
+
+dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes)
+{
+    DT_TRY(after_compute(n));
+    return DT_NCCL(n, ncclAllGather(in, out, (size_t)bytes, ncclChar, n->comm, n->stream));
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Poll the event and NCCL's asynchronous error until done or timed out. */
+static dt_status poll_done(dt_nccl *n, const char *what)
+{
+    const double t0 = now_s();
+    const struct timespec pause = {0, 20000}; /* 20 us */
+    for (;;) {
+        const cudaError_t q = cudaEventQuery(n->done);
+        if (q == cudaSuccess) return DT_OK;
+        if (q != cudaErrorNotReady)
+            return cuda_ok(dt_cuda_check_rt(q, "cudaEventQuery", __FILE__, __LINE__));
+        ncclResult_t async = ncclSuccess;
+        DT_TRY(DT_NCCL(n, ncclCommGetAsyncError(n->comm, &async)));
+        if (async != ncclSuccess && async != ncclInProgress) {
+            const dt_status s = nccl_check(async, n, what, __FILE__, __LINE__);
+            ncclCommAbort(n->comm);
+            n->aborted = 1;
+            return s;
+        }
+        if (n->timeout_s > 0 && now_s() - t0 > n->timeout_s) {
+            ncclCommAbort(n->comm);
+            n->aborted = 1;
+            return dt_error_set(DT_ERR_BACKEND, "rank %d: NCCL %s over %d ranks did not "
+                                "finish within %.0f s (dist.timeout_s): another rank is stuck, "
+                                "died or runs a different step; the NCCL communicator was "
+                                "aborted", n->rank, what, n->size, n->timeout_s);
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+dt_status dt_nccl_wait(dt_nccl *n, const char *what)
+{
+    if (n->aborted)
+        return dt_error_set(DT_ERR_BACKEND, "rank %d: the NCCL communicator was aborted "
+                            "after an earlier failure", n->rank);
+    DT_TRY(DT_CU(cudaEventRecord(n->done, n->stream)));
+    DT_TRY(poll_done(n, what));
+    cudaStream_t compute = (cudaStream_t)dt_backend_cuda_stream();
+    return DT_CU(cudaStreamWaitEvent(compute, n->done, 0));
+}
+
+#else /* no NCCL in this build */
+
+struct dt_nccl {
+    int unused;
+};
+
+int dt_nccl_built(void) { return 0; }
+
+dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
+{
+    *out = NULL;
+    return dt_error_set(DT_ERR_CONFIG, "this dtrain was built without NCCL, which GPU "
+                        "training on several ranks needs (reconfigure with the CUDA toolkit's "
+                        "NCCL, -DDT_NCCL=ON), or train on one rank");
+}
+
+void dt_nccl_destroy(dt_nccl *n) { (void)n; }
+
+dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL all-reduce in a build without NCCL");
+}
+
+dt_status dt_nccl_wait(dt_nccl *n, const char *what)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL wait in a build without NCCL");
+}
+
+dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL broadcast in a build without NCCL");
+}
+
+dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL all-gather in a build without NCCL");
+}
+
+#endif

@@ -1,0 +1,129 @@
+/* One rank trains the same model for K steps on the CPU and on the GPU,
+ * from the same parameters, on the same batches, and the two runs must
+ * agree: the loss of every step and, at the end, every parameter.
+ *
+ * The model has every kind of op a training step uses (GEMMs, bias,
+ * column sums, gelu, relu, dropout with its Philox masks, cross-entropy
+ * with label smoothing, the fused optimizer step). Tolerances: with SGD
+ * and momentum the runs differ only by float rounding, which stays small:
+ * per-step loss rtol 1e-4, parameters |gpu - cpu| <= 1e-4 (they are of
+ * order 0.1). Adam divides by sqrt(v), which magnifies rounding on
+ * near-zero gradients up to the step size, so its check is on the loss,
+ * rtol 1e-3. */
+#include <stdio.h>
+
+#include "core/config.h"
+#include "gpu_test.h"
+#include "nn/loss.h"
+#include "nn/model.h"
+#include "optim/optim.h"
+
+#define K 8
+#define BATCH 96
+#define IN 64
+#define CLASSES 10
+
+static const char *const g_model =
+    "layers:\n"
+    "  - {kind: linear, units: 128}\n"
+    "  - {kind: gelu}\n"
+    "  - {kind: dropout, p: 0.2}\n"
+    "  - {kind: linear, units: 64, init: he}\n"
+    "  - {kind: relu}\n"
+    "  - {kind: linear, units: 10}\n";
+
+typedef struct run {
+    dt_cfg *model_cfg, *optim_cfg;
+    dt_model *m;
+    dt_optim *o;
+    float *x, *y; /* the batches on the run's device */
+    double loss[K];
+} run;
+
+/* Train K steps on `be`; each step takes batch (step mod 2) of xs/ys. */
+static int train(run *r, const dt_backend *be, const char *optim_yaml, const float *xs,
+                 const float *ys)
+{
+    const dt_shape in = dt_shape_make(1, (int64_t[]){IN});
+    CHECK_OK(dt_cfg_load_string(g_model, "model", &r->model_cfg));
+    CHECK_OK(dt_cfg_load_string(optim_yaml, "optim", &r->optim_cfg));
+    if (!r->model_cfg || !r->optim_cfg) return 0;
+    CHECK_OK(dt_model_build(r->model_cfg, &in, be, &r->m));
+    if (!r->m) return 0;
+    dt_model_reserve(r->m, BATCH);
+    dt_model_init_params(r->m, 7);
+    CHECK_OK(dt_optim_create(r->optim_cfg, be, r->m->n_params, K, &r->o));
+    if (!r->o) return 0;
+
+    const dt_loss loss = {.kind = DT_LOSS_CROSS_ENTROPY, .label_smoothing = 0.1f,
+                          .out_dim = CLASSES, .y_dim = 1};
+    r->x = dev_from(be, xs, 2 * BATCH * IN);
+    r->y = dev_from(be, ys, 2 * BATCH);
+    int64_t index[BATCH];
+    for (int k = 0; k < K; k++) {
+        const int b = k % 2;
+        for (int i = 0; i < BATCH; i++) index[i] = (int64_t)b * BATCH + i;
+        const dt_pass p = {.be = be, .n = BATCH, .index = index, .step = r->o->step, .seed = 7,
+                           .training = 1, .overwrite_grads = 1};
+        dt_model_forward(r->m, r->x + (int64_t)b * BATCH * IN, &p);
+        const dt_loss_sums ls = dt_loss_compute(&loss, be, dt_model_output(r->m),
+                                                r->y + (int64_t)b * BATCH, BATCH,
+                                                1.0f / BATCH, dt_model_output_grad(r->m));
+        dt_model_backward(r->m, &p, NULL, NULL);
+        dt_optim_step(r->o, r->m->params, r->m->grads);
+        r->loss[k] = ls.loss / BATCH;
+    }
+    CHECK_OK(be->sync());
+    return 1;
+}
+
+static void run_free(run *r, const dt_backend *be)
+{
+    if (r->x) be->free(r->x);
+    if (r->y) be->free(r->y);
+    dt_optim_destroy(r->o);
+    dt_model_destroy(r->m);
+    dt_cfg_free(r->model_cfg);
+    dt_cfg_free(r->optim_cfg);
+}
+
+static void compare_runs(const char *label, const dt_backend *gpu, const char *optim_yaml,
+                         double loss_rtol, double param_atol, const float *xs, const float *ys)
+{
+    run c = {0}, g = {0};
+    if (train(&c, dt_backend_cpu(), optim_yaml, xs, ys) && train(&g, gpu, optim_yaml, xs, ys)) {
+        for (int k = 0; k < K; k++) {
+            printf("%s step %d: loss cpu %.7f gpu %.7f\n", label, k + 1, c.loss[k], g.loss[k]);
+            CHECK_CLOSE(g.loss[k], c.loss[k], loss_rtol, 0.0);
+        }
+        CHECK(c.loss[K - 1] < c.loss[0]); /* it learns at all */
+        if (param_atol > 0) {
+            char what[64];
+            snprintf(what, sizeof what, "%s parameters after %d steps", label, K);
+            compare(what, gpu, g.m->params, c.m->params, c.m->n_params, 0.0, param_atol);
+        }
+    }
+    run_free(&c, dt_backend_cpu());
+    run_free(&g, gpu);
+}
+
+int main(void)
+{
+    int skip;
+    const dt_backend *gpu = gpu_open(0, &skip);
+    if (skip) return DT_GPU_SKIP;
+    if (!gpu) return dt_test_result();
+
+    /* Two batches whose labels follow the inputs, so the loss falls. */
+    float *xs = host_random(2 * BATCH * IN, 1, -1, 1), ys[2 * BATCH];
+    for (int i = 0; i < 2 * BATCH; i++) {
+        int arg = 0;
+        for (int j = 1; j < CLASSES; j++) arg = xs[i * IN + j] > xs[i * IN + arg] ? j : arg;
+        ys[i] = (float)arg;
+    }
+    compare_runs("sgd", gpu, "kind: sgd\nlr: 0.1\nmomentum: 0.9\nweight_decay: 0.0001\n", 1e-4,
+                 1e-4, xs, ys);
+    compare_runs("adam", gpu, "kind: adam\nlr: 0.003\n", 1e-3, 0.0, xs, ys);
+    free(xs);
+    return dt_test_result();
+}
