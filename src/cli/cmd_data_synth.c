@@ -129,7 +129,7 @@ int dt_cmd_data_synth(int argc, char **argv)
             printf("dtrain data synth: wrote %s (task %s)\n", a.opt.out_dir, a.task);
         return 0;
     }
-    fprintf(stderr, "dtrain data synth: unknown task '%s'\n", a.task);
+    fprintf(stderr, "dtrain data synth: unknown synthetic task '%s'\n", a.task);
     usage(stderr);
     return 2;
 }

@@ -339,7 +339,6 @@ static dt_status open_device(int gpu)
 dt_status dt_backend_cuda_open(int gpu, const dt_backend **out)
 {
     *out = NULL;
-    DT_TRY(dt_backend_check_complete(&cuda_backend));
     if (g.open) {
         if (gpu != g.device)
             return dt_error_set(DT_ERR_ARG, "the CUDA backend is open on GPU %d; one process "
@@ -355,6 +354,8 @@ dt_status dt_backend_cuda_open(int gpu, const dt_backend **out)
     if (gpu < 0 || gpu >= count)
         return dt_error_set(DT_ERR_CONFIG, "runtime.gpu: GPU %d does not exist; %d GPU(s) "
                             "visible (0..%d)", gpu, count, count - 1);
+    /* After the device count, so a machine without a GPU says so first. */
+    DT_TRY(dt_backend_check_complete(&cuda_backend));
     if (FAILED()) return open_failed(gpu);
     DT_TRY(open_device(gpu));
     *out = &cuda_backend;
