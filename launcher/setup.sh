@@ -11,6 +11,11 @@ packages=(
   libopenblas-openmp-dev libyaml-dev libcjson-dev zlib1g-dev
   dataset-fashion-mnist gnuplot-nox
 )
+# The test run also checks dtrain against PyTorch (parameter counts of the
+# CNN zoo); launcher/test.sh asks for it with DT_SETUP_TESTS=1.
+if [ "${DT_SETUP_TESTS:-0}" = 1 ]; then
+  packages+=(python3-torch python3-yaml python3-numpy)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

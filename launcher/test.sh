@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${DT_BUILD_DIR:-build}"
 rm -rf "$build"
-launcher/setup.sh
+DT_SETUP_TESTS=1 launcher/setup.sh
 cd "$build"
 exclude=(-LE long)
 [ "${DT_TEST_LONG:-0}" = 1 ] && exclude=()
