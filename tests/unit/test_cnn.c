@@ -284,6 +284,51 @@ static void test_threads(void)
     }
 }
 
+/* A layer whose column block holds only a few samples (64 channels, 3x3,
+ * 24x24: 2 samples per block) over a batch of 7, against each sample run
+ * alone: outputs, the weight gradient summed over the chunks, and the input
+ * gradient (checked through a 1x1 convolution in front). */
+static void test_chunks(void)
+{
+    enum { N = 7, C = 64, HW = 24 * 24 };
+    const char *yaml = "layers: [{kind: conv2d, channels: 64, kernel: 1},\n"
+                       "         {kind: conv2d, channels: 8, kernel: 3, padding: 1}]";
+    net t;
+    CHECK_OK(net_open(&t, yaml, C, 24, 24, N));
+    if (!t.m) return net_close(&t);
+    const int64_t no = 8 * HW, np = t.m->n_params;
+    float *x = uniform(N * C * HW, 5), *w = uniform(N * no, 6);
+    float *out = malloc(N * no * sizeof(float)), *grad = calloc((size_t)np, sizeof(float));
+    dt_pass p = pass_of(N, 1);
+    p.overwrite_grads = 1;
+    dt_model_forward(t.m, x, &p);
+    memcpy(out, dt_model_output(t.m), N * no * sizeof(float));
+    memcpy(dt_model_output_grad(t.m), w, N * no * sizeof(float));
+    dt_model_backward(t.m, &p, NULL, NULL);
+    memcpy(grad, t.m->grads, (size_t)np * sizeof(float));
+
+    p.n = 1;
+    for (int i = 0; i < N; i++) {
+        p.overwrite_grads = i == 0;
+        dt_model_forward(t.m, x + i * C * HW, &p);
+        for (int64_t k = 0; k < no; k++)
+            CHECK_CLOSE(dt_model_output(t.m)[k], out[i * no + k], 1e-5, 1e-5);
+        memcpy(dt_model_output_grad(t.m), w + i * no, no * sizeof(float));
+        dt_model_backward(t.m, &p, NULL, NULL);
+    }
+    double worst = 0.0;
+    for (int64_t k = 0; k < np; k++) {
+        const double e = fabs(t.m->grads[k] - grad[k]) / (1e-3 + fabs(grad[k]));
+        worst = e > worst ? e : worst;
+    }
+    CHECK(worst < 1e-3);
+    free(x);
+    free(w);
+    free(out);
+    free(grad);
+    net_close(&t);
+}
+
 /* Bad shapes fail at set-up with the layer's name and the shapes. */
 static void test_errors(void)
 {
@@ -333,6 +378,7 @@ int main(void)
     test_batchnorm_running();
     test_shapes_and_counts();
     test_threads();
+    test_chunks();
     test_errors();
     return dt_test_result();
 }
