@@ -544,8 +544,9 @@ void dt_cpu_upsample_forward(int bilinear, const float *x, float *y, int64_t pla
                 float ty, tx;
                 bilin_src(oy, h, oh, &y0, &y1, &ty);
                 bilin_src(ox, w, ow, &x0, &x1, &tx);
-                dst[oy * ow + ox] = (1 - ty) * ((1 - tx) * src[y0 * w + x0] + tx * src[y0 * w + x1]) +
-                                    ty * ((1 - tx) * src[y1 * w + x0] + tx * src[y1 * w + x1]);
+                const float top = (1 - tx) * src[y0 * w + x0] + tx * src[y0 * w + x1];
+                const float bottom = (1 - tx) * src[y1 * w + x0] + tx * src[y1 * w + x1];
+                dst[oy * ow + ox] = (1 - ty) * top + ty * bottom;
             }
     }
 }
