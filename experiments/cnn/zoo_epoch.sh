@@ -12,7 +12,7 @@ for net in resnet densenet googlenet; do
   out=$(mktemp)
   mpiexec -n 2 --oversubscribe --allow-run-as-root "$dtrain" train \
     "experiments/cnn/$net.yaml" data.path=data/mnist train.epochs=1 train.batch_size=64 \
-    train.log_every=10 "train.max_steps=${STEPS:-0}" "train.run_dir=$root" >"$out" 2>&1 || {
+    train.log_every=10 "train.max_steps=${STEPS:-0}" optim.schedule.warmup_steps=10 "train.run_dir=$root" >"$out" 2>&1 || {
     cat "$out"; exit 1; }
   run=$(sed -n 's/^run directory: //p' "$out" | tail -1)
   losses=$(sed -En 's/.*"type":"train".*"loss":([-0-9.e+]+).*/\1/p' "$run/metrics.jsonl" |
