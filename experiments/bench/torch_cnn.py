@@ -4,7 +4,7 @@ The course's MNIST CNN: two blocks of Conv2d 3x3 (padding 1), BatchNorm2d,
 ReLU, MaxPool2d 2 and Dropout 0.25 (32 then 64 channels), then Linear
 3136-256, ReLU, Dropout 0.5 and Linear 256-10, trained on one fixed
 synthetic batch of (B, 1, 28, 28) uniform inputs with random labels. Timing,
-threads and output are those of torch_mlp.py, whose helpers it uses:
+threads and output are those of torch_mlp.py, whose functions it uses:
     result: samples_per_s=S steps=N threads=T blas_threads=K batch=B optim=O
 """
 import os

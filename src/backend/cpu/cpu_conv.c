@@ -165,8 +165,8 @@ void dt_cpu_channel_sum(float *db, const float *dy, int64_t n, int64_t c, int64_
     }
 }
 
-/* C(m, ld) = alpha op(A) B + beta C for each group: the helpers below all
- * multiply per group over the block's rows. */
+/* C = op(A) op(B) + beta C in row-major order (alpha 1): the convolution
+ * kernels call it once per chunk and group. */
 static void gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
