@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Training throughput of dtrain against PyTorch on the same MLP.
+# Training throughput of dtrain against PyTorch on the same model.
 #
-# usage: experiments/bench/bench.sh [DTRAIN]      (DTRAIN defaults to build/dtrain)
+# usage: experiments/bench/bench.sh [--model mlp|cnn] [DTRAIN]
+#        (the model defaults to mlp, DTRAIN to build/dtrain)
 #
-# What it measures: samples/s of whole training steps of the MLP 784-512-256-10
-# (experiments/bench/mlp.yaml) on synthetic data, for batch 64 and 256 and for
-# SGD with momentum and Adam, in PyTorch (torch_mlp.py) and in `dtrain bench`;
-# plus the rate OpenBLAS SGEMM alone reaches on the same matrix shapes
+# What it measures: samples/s of whole training steps of a model on synthetic
+# data, for batch 64 and 256 and for SGD with momentum and Adam, in PyTorch
+# (torch_MODEL.py) and in `dtrain bench` (MODEL.yaml). Models: mlp, the MLP
+# 784-512-256-10; cnn, the course's MNIST CNN (two blocks of 3x3 conv, batch
+# norm, ReLU, 2x2 max pooling and dropout, a 256-unit dense layer). For the
+# MLP, also the rate OpenBLAS SGEMM alone reaches on the same matrix shapes
 # (`dtrain bench --sgemm`), as a ceiling for the matrix products.
 #
 # How: both sides run 5 warm-up steps, then 5 timed intervals of N steps, and
@@ -32,8 +35,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 
+MODEL=mlp
+if [ "${1:-}" = "--model" ]; then MODEL=${2:?--model needs mlp or cnn}; shift 2; fi
+case $MODEL in
+    mlp) TITLE="MLP 784-512-256-10" ;;
+    cnn) TITLE="MNIST CNN (conv-BN-ReLU-pool-dropout x2, dense 256)" ;;
+    *) echo "bench.sh: unknown model '$MODEL' (mlp or cnn)" >&2; exit 2 ;;
+esac
 DTRAIN=${1:-build/dtrain}
-CONFIG=experiments/bench/mlp.yaml
+CONFIG=experiments/bench/$MODEL.yaml
+TORCH_SCRIPT=$here/torch_$MODEL.py
 PYTHON=/usr/bin/python3 # Debian's, which sees python3-torch
 BATCHES=(64 256)
 OPTIMS=(sgd adam)
@@ -91,7 +102,7 @@ torch_best() {
     for s in "${settings[@]}"; do
         IFS='|' read -r name vars <<<"$s"
         read -r -a envs <<<"$vars"
-        line=$(run_result env "${envs[@]}" "$PYTHON" "$here/torch_mlp.py" \
+        line=$(run_result env "${envs[@]}" "$PYTHON" "$TORCH_SCRIPT" \
             --batch "$1" --optim "$2" --interval-s "$INTERVAL_S")
         rate=$(field samples_per_s "$line")
         log "pytorch batch $1 $2 ($name): ${rate:+$rate samples/s}${rate:-failed}"
@@ -140,6 +151,8 @@ dtrain_best() {
 # empty if this dtrain has no --sgemm.
 sgemm_gflops() {
     local out
+    # The GEMMs of the linear layers bound only a model made of them.
+    [ "$MODEL" = mlp ] || return 0
     out=$(env OMP_NUM_THREADS=2 "$DTRAIN" bench "$CONFIG" "train.batch_size=$1" --sgemm 2>&1) ||
         { log "dtrain bench --sgemm unavailable or failed; SGEMM shown as n/a"; return 0; }
     field gflops "$(grep '^sgemm:' <<<"$out" | tail -n 1)"
@@ -160,7 +173,7 @@ report_header() {
     cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
     torch_v=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?')
     dtrain_v=$("$DTRAIN" --version 2>/dev/null | head -n 1 || echo '?')
-    echo "MLP 784-512-256-10 training throughput, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "$TITLE training throughput, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- host: $(hostname), $(nproc) cores, ${cpu:-unknown CPU}"
     echo "- dtrain: ${dtrain_v:-?} ($DTRAIN); PyTorch: $torch_v"
@@ -181,7 +194,8 @@ blas_kernels() {
 }
 
 main() {
-    [ -x "$DTRAIN" ] || { log "no dtrain executable at $DTRAIN (usage: $0 [DTRAIN])"; exit 2; }
+    [ -x "$DTRAIN" ] ||
+        { log "no dtrain executable at $DTRAIN (usage: $0 [--model mlp|cnn] [DTRAIN])"; exit 2; }
     local kernels
     kernels=$(blas_kernels)
     if [ -n "$kernels" ]; then export OPENBLAS_CORETYPE=$kernels; fi

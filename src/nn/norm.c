@@ -131,7 +131,14 @@ const dt_layer_ops dt_batch_norm_ops = {
 
 /* ---- group, instance and layer norm ---- */
 
-/* l->units: groups; l->alpha: eps; l->act: 1 when affine per element. */
+typedef struct gn_priv {
+    int64_t groups;
+    float eps;
+    int per_elem; /* affine per element of the sample (layer norm), else per channel */
+} gn_priv;
+
+static void gn_destroy(dt_layer *l) { free(l->priv); }
+
 static dt_status gn_common(dt_layer *l, dt_cfg *cfg, int64_t groups, int affine_dflt,
                            int per_elem)
 {
@@ -147,9 +154,9 @@ static dt_status gn_common(dt_layer *l, dt_cfg *cfg, int64_t groups, int affine_
                             "%s", (long long)groups, (long long)c,
                             dt_shape_str(&l->in_shape[0], buf, sizeof buf));
     }
-    l->units = groups;
-    l->alpha = (float)eps;
-    l->act = per_elem ? (dt_act)1 : (dt_act)0;
+    gn_priv *gp = dt_calloc(1, sizeof *gp);
+    *gp = (gn_priv){groups, (float)eps, per_elem};
+    l->priv = gp;
     if (affine) {
         if (per_elem) add_affine(l, l->in_shape[0].ndim, l->in_shape[0].dim);
         else add_affine(l, 1, &c);
@@ -179,7 +186,7 @@ static dt_status layer_setup(dt_layer *l, dt_cfg *cfg)
     return gn_common(l, cfg, 1, 1, 1);
 }
 
-static int64_t gn_scratch(const dt_layer *l) { return 2 * l->units; }
+static int64_t gn_scratch(const dt_layer *l) { return 2 * ((const gn_priv *)l->priv)->groups; }
 
 static void gn_forward(dt_layer *l, const dt_pass *p)
 {
@@ -188,8 +195,9 @@ static void gn_forward(dt_layer *l, const dt_pass *p)
     if (p->n == 0) return;
     const float *gamma = l->n_params ? l->params[0].data : NULL;
     const float *beta = l->n_params ? l->params[1].data : NULL;
-    p->be->groupnorm_forward(l->x[0], l->out, p->n, c, hw, l->units, l->alpha, gamma, beta,
-                             (int)l->act, l->scratch);
+    const gn_priv *gp = l->priv;
+    p->be->groupnorm_forward(l->x[0], l->out, p->n, c, hw, gp->groups, gp->eps, gamma, beta,
+                             gp->per_elem, l->scratch);
 }
 
 static void gn_backward(dt_layer *l, const dt_pass *p)
@@ -203,8 +211,9 @@ static void gn_backward(dt_layer *l, const dt_pass *p)
             p->be->fill(l->params[k].grad, 0.0f, dt_shape_numel(&l->params[k].shape));
         return;
     }
-    p->be->groupnorm_backward(l->x[0], l->dout, l->dx[0], p->n, c, hw, l->units,
-                              affine ? l->params[0].data : NULL, (int)l->act, l->scratch,
+    const gn_priv *gp = l->priv;
+    p->be->groupnorm_backward(l->x[0], l->dout, l->dx[0], p->n, c, hw, gp->groups,
+                              affine ? l->params[0].data : NULL, gp->per_elem, l->scratch,
                               affine ? l->params[0].grad : NULL,
                               affine ? l->params[1].grad : NULL, beta);
 }
@@ -216,6 +225,7 @@ const dt_layer_ops dt_group_norm_ops = {
     .backward = gn_backward,
     .macs = bn_macs,
     .scratch_per_sample = gn_scratch,
+    .destroy = gn_destroy,
 };
 
 const dt_layer_ops dt_instance_norm_ops = {
@@ -225,6 +235,7 @@ const dt_layer_ops dt_instance_norm_ops = {
     .backward = gn_backward,
     .macs = bn_macs,
     .scratch_per_sample = gn_scratch,
+    .destroy = gn_destroy,
 };
 
 const dt_layer_ops dt_layer_norm_ops = {
@@ -234,4 +245,5 @@ const dt_layer_ops dt_layer_norm_ops = {
     .backward = gn_backward,
     .macs = bn_macs,
     .scratch_per_sample = gn_scratch,
+    .destroy = gn_destroy,
 };

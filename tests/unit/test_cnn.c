@@ -284,6 +284,102 @@ static void test_threads(void)
     }
 }
 
+/* A layer whose column block holds only a few samples (64 channels, 3x3,
+ * 24x24: 2 samples per block) over a batch of 7, against each sample run
+ * alone: outputs, the weight gradient summed over the chunks, and the input
+ * gradient (checked through a 1x1 convolution in front). */
+static void test_chunks(void)
+{
+    enum { N = 7, C = 64, HW = 24 * 24 };
+    const char *yaml = "layers: [{kind: conv2d, channels: 64, kernel: 1},\n"
+                       "         {kind: conv2d, channels: 8, kernel: 3, padding: 1}]";
+    net t;
+    CHECK_OK(net_open(&t, yaml, C, 24, 24, N));
+    if (!t.m) return net_close(&t);
+    const int64_t no = 8 * HW, np = t.m->n_params;
+    float *x = uniform(N * C * HW, 5), *w = uniform(N * no, 6);
+    float *out = malloc(N * no * sizeof(float)), *grad = calloc((size_t)np, sizeof(float));
+    dt_pass p = pass_of(N, 1);
+    p.overwrite_grads = 1;
+    dt_model_forward(t.m, x, &p);
+    memcpy(out, dt_model_output(t.m), N * no * sizeof(float));
+    memcpy(dt_model_output_grad(t.m), w, N * no * sizeof(float));
+    dt_model_backward(t.m, &p, NULL, NULL);
+    memcpy(grad, t.m->grads, (size_t)np * sizeof(float));
+
+    p.n = 1;
+    for (int i = 0; i < N; i++) {
+        p.overwrite_grads = i == 0;
+        dt_model_forward(t.m, x + i * C * HW, &p);
+        for (int64_t k = 0; k < no; k++)
+            CHECK_CLOSE(dt_model_output(t.m)[k], out[i * no + k], 1e-5, 1e-5);
+        memcpy(dt_model_output_grad(t.m), w + i * no, no * sizeof(float));
+        dt_model_backward(t.m, &p, NULL, NULL);
+    }
+    double worst = 0.0;
+    for (int64_t k = 0; k < np; k++) {
+        const double e = fabs(t.m->grads[k] - grad[k]) / (1e-3 + fabs(grad[k]));
+        worst = e > worst ? e : worst;
+    }
+    CHECK(worst < 1e-3);
+    free(x);
+    free(w);
+    free(out);
+    free(grad);
+    net_close(&t);
+}
+
+/* Bilinear upsampling (align_corners false) of [[1, 2], [3, 4]] by 2, the
+ * example of torch.nn.Upsample's documentation; nearest repeats pixels. */
+static void test_upsample_values(void)
+{
+    static const float want[16] = {1.0f, 1.25f, 1.75f, 2.0f, 1.5f, 1.75f, 2.25f, 2.5f,
+                                   2.5f, 2.75f, 3.25f, 3.5f, 3.0f, 3.25f, 3.75f, 4.0f};
+    const float x[4] = {1, 2, 3, 4};
+    for (int mode = 0; mode < 2; mode++) {
+        net t;
+        CHECK_OK(net_open(&t, mode ? "layers: [{kind: upsample, scale: 2, mode: bilinear}]"
+                                   : "layers: [{kind: upsample, scale: 2}]", 1, 2, 2, 1));
+        if (t.m) {
+            const dt_pass p = pass_of(1, 0);
+            dt_model_forward(t.m, x, &p);
+            for (int i = 0; i < 16; i++)
+                CHECK_CLOSE(dt_model_output(t.m)[i], mode ? want[i] : x[(i / 8) * 2 + (i % 4) / 2],
+                            1e-6, 1e-6);
+        }
+        net_close(&t);
+    }
+}
+
+/* LRN against its definition: y_c = x_c / (k + a/size sum x_j^2)^b over
+ * channels j in [c - size/2, c + (size-1)/2] clipped to the channels. */
+static void test_lrn_values(void)
+{
+    enum { N = 2, C = 6, HW = 3 };
+    const int size = 4;
+    const double a = 0.3, b = 0.75, k = 1.5;
+    net t;
+    CHECK_OK(net_open(&t, "layers: [{kind: lrn, size: 4, alpha: 0.3, beta: 0.75, k: 1.5}]", C,
+                      1, 3, N));
+    if (!t.m) return net_close(&t);
+    float *x = uniform(N * C * HW, 9);
+    const dt_pass p = pass_of(N, 0);
+    dt_model_forward(t.m, x, &p);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int q = 0; q < HW; q++) {
+                double s = 0.0;
+                for (int j = c - size / 2; j <= c + (size - 1) / 2; j++) {
+                    const double v = j >= 0 && j < C ? x[(n * C + j) * HW + q] : 0.0;
+                    s += v * v;
+                }
+                const int o = (n * C + c) * HW + q;
+                CHECK_CLOSE(dt_model_output(t.m)[o], x[o] / pow(k + a / size * s, b), 1e-5, 1e-6);
+            }
+    free(x);
+    net_close(&t);
+}
+
 /* Bad shapes fail at set-up with the layer's name and the shapes. */
 static void test_errors(void)
 {
@@ -333,6 +429,9 @@ int main(void)
     test_batchnorm_running();
     test_shapes_and_counts();
     test_threads();
+    test_chunks();
+    test_upsample_values();
+    test_lrn_values();
     test_errors();
     return dt_test_result();
 }

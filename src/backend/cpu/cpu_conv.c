@@ -2,17 +2,15 @@
  * pooling, batch / group normalization, local response normalization,
  * upsampling and the per-pixel cross-entropy.
  *
- * Convolution unfolds one sample at a time into a column matrix
- * (c * kh * kw, oh * ow) (im2col) and multiplies it by the weight with
- * OpenBLAS; a 1x1 convolution with stride 1 and no padding is a GEMM on the
- * image itself. Samples are spread over the rank's OpenMP threads, each with
- * its own slice of the workspace; OpenBLAS called inside the parallel region
- * runs on the calling thread, so nothing oversubscribes. Per-thread partial
- * weight gradients are summed in thread order, so results are repeatable
- * for a given thread count. */
+ * Convolution unfolds a chunk of samples side by side into one column block
+ * (c * kh * kw, S * oh * ow) (im2col; for a 1x1 convolution with stride 1
+ * and no padding a plain copy of the planes) and multiplies it by the weight
+ * in one GEMM per group, which OpenBLAS runs on the rank's threads; the
+ * result block (oc, S * oh * ow) is copied back to NCHW. The unfolding and
+ * the copies are spread over the OpenMP threads. The block sizes depend on
+ * the layer only, so results do not depend on the batch split. */
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -23,37 +21,32 @@
 
 static int64_t col_rows(const dt_conv_geom *g) { return g->c * g->kh * g->kw; }
 static int64_t col_cols(const dt_conv_geom *g) { return g->oh * g->ow; }
-static int64_t wsize(const dt_conv_geom *g) { return g->oc * (g->c / g->groups) * g->kh * g->kw; }
 
 static int is_pointwise(const dt_conv_geom *g)
 {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* Floats of workspace one thread uses: a column matrix and partial
- * gradients of the weight and bias. */
-static int64_t per_thread(const dt_conv_geom *g)
+/* Samples unfolded together: the column block (c*kh*kw, S*oh*ow) holds
+ * about 2M floats, so one GEMM per chunk and group is large enough for
+ * OpenBLAS to run near its peak, and the block stays in the caches' reach. */
+static int64_t chunk_samples(const dt_conv_geom *g)
 {
-    const int64_t col = is_pointwise(g) ? 0 : col_rows(g) * col_cols(g);
-    return (col + wsize(g) + g->oc + 15) & ~(int64_t)15;
+    const int64_t per = col_rows(g) * col_cols(g);
+    const int64_t s = ((int64_t)1 << 21) / (per > 0 ? per : 1);
+    return s < 1 ? 1 : s;
 }
 
-static int threads_for(int64_t n)
-{
-    const int t = omp_get_max_threads();
-    return (int64_t)t < n ? t : (int)(n > 0 ? n : 1);
-}
-
+/* Workspace: the column block and an (oc, S*oh*ow) block of outputs. */
 int64_t dt_cpu_conv2d_workspace(const dt_conv_geom *g)
 {
-    return (int64_t)omp_get_max_threads() * per_thread(g);
+    return chunk_samples(g) * col_cols(g) * (col_rows(g) + g->oc) + 16;
 }
 
-/* The ox range [lo, hi) whose input column ox*s - p + k*d lies in [0, w). */
+/* The ox range [lo, hi) whose input column ox*s + off lies in [0, in). */
 static void valid_range(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo,
                         int64_t *hi)
 {
-    /* ix = ox * s + off, need 0 <= ix < in */
     int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
     int64_t b = in - off <= 0 ? 0 : (in - off + s - 1) / s;
     if (a > out) a = out;
@@ -63,15 +56,21 @@ static void valid_range(int64_t out, int64_t in, int64_t s, int64_t off, int64_t
     *hi = b;
 }
 
-/* x (c, h, w) -> col (c*kh*kw, oh*ow) */
-static void im2col(const dt_conv_geom *g, const float *x, float *col)
+/* x (c, h, w) -> columns: row r = (ch, ki, kj) at col + r * ld, oh*ow long.
+ * A 1x1 convolution with stride 1 and no padding copies whole planes. */
+static void im2col(const dt_conv_geom *g, const float *x, float *col, int64_t ld)
 {
-    const int64_t ohw = col_cols(g);
+    const int64_t hw = g->h * g->w;
+    if (is_pointwise(g)) {
+        for (int64_t ch = 0; ch < g->c; ch++)
+            memcpy(col + ch * ld, x + ch * hw, (size_t)hw * sizeof *col);
+        return;
+    }
     for (int64_t ch = 0; ch < g->c; ch++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((ch * g->kh + ki) * g->kw + kj) * ohw;
-                const float *plane = x + ch * g->h * g->w;
+                float *row = col + ((ch * g->kh + ki) * g->kw + kj) * ld;
+                const float *plane = x + ch * hw;
                 const int64_t offx = kj * g->dw - g->pw;
                 int64_t lo, hi;
                 valid_range(g->ow, g->w, g->sw, offx, &lo, &hi);
@@ -92,15 +91,15 @@ static void im2col(const dt_conv_geom *g, const float *x, float *col)
             }
 }
 
-/* dx (c, h, w) += fold of col (c*kh*kw, oh*ow) */
-static void col2im(const dt_conv_geom *g, const float *col, float *dx)
+/* dx (c, h, w) += fold of the columns (row stride ld). */
+static void col2im(const dt_conv_geom *g, const float *col, int64_t ld, float *dx)
 {
-    const int64_t ohw = col_cols(g);
+    const int64_t hw = g->h * g->w;
     for (int64_t ch = 0; ch < g->c; ch++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = col + ((ch * g->kh + ki) * g->kw + kj) * ohw;
-                float *plane = dx + ch * g->h * g->w;
+                const float *row = col + ((ch * g->kh + ki) * g->kw + kj) * ld;
+                float *plane = dx + ch * hw;
                 const int64_t offx = kj * g->dw - g->pw;
                 int64_t lo, hi;
                 valid_range(g->ow, g->w, g->sw, offx, &lo, &hi);
@@ -114,21 +113,29 @@ static void col2im(const dt_conv_geom *g, const float *col, float *dx)
             }
 }
 
-/* One sample: y (oc, ohw) = beta y + W col, group by group. */
-static void conv_one(const dt_conv_geom *g, const float *x, const float *w, float *y,
-                     float beta, float *col)
+/* Samples [s0, s0 + ns) of x (n, c, h, w) into the column block. */
+static void unfold(const dt_conv_geom *g, const float *x, int64_t s0, int64_t ns, float *col)
 {
-    const int64_t ohw = col_cols(g), ocg = g->oc / g->groups;
-    const int64_t kg = (g->c / g->groups) * g->kh * g->kw;
-    const float *src = x;
-    if (!is_pointwise(g)) {
-        im2col(g, x, col);
-        src = col;
-    }
-    for (int64_t gi = 0; gi < g->groups; gi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ocg, (int)ohw, (int)kg,
-                    1.0f, w + gi * ocg * kg, (int)kg, src + gi * kg * ohw, (int)ohw, beta,
-                    y + gi * ocg * ohw, (int)ohw);
+    const int64_t in = g->c * g->h * g->w, ohw = col_cols(g), ld = ns * ohw;
+#pragma omp parallel for if (ns > 1 && ld * col_rows(g) > PAR_MIN) schedule(static)
+    for (int64_t s = 0; s < ns; s++) im2col(g, x + (s0 + s) * in, col + s * ohw, ld);
+}
+
+/* Between NCHW samples (s0.., oc, ohw) and the block (oc, ns*ohw):
+ * to_block copies y into blk; else y = beta y + blk. */
+static void shuffle(const dt_conv_geom *g, float *y, int64_t s0, int64_t ns, float *blk,
+                    int to_block, float beta)
+{
+    const int64_t ohw = col_cols(g), ld = ns * ohw, out = g->oc * ohw;
+#pragma omp parallel for collapse(2) if (ld * g->oc > PAR_MIN) schedule(static)
+    for (int64_t s = 0; s < ns; s++)
+        for (int64_t o = 0; o < g->oc; o++) {
+            float *a = y + (s0 + s) * out + o * ohw, *b = blk + o * ld + s * ohw;
+            if (to_block) memcpy(b, a, (size_t)ohw * sizeof *a);
+            else if (beta == 0.0f) memcpy(a, b, (size_t)ohw * sizeof *a);
+            else
+                for (int64_t p = 0; p < ohw; p++) a[p] = beta * a[p] + b[p];
+        }
 }
 
 void dt_cpu_channel_bias_add(float *y, const float *b, int64_t n, int64_t c, int64_t hw)
@@ -143,7 +150,7 @@ void dt_cpu_channel_bias_add(float *y, const float *b, int64_t n, int64_t c, int
 }
 
 void dt_cpu_channel_sum(float *db, const float *dy, int64_t n, int64_t c, int64_t hw,
-                            float beta)
+                        float beta)
 {
 #pragma omp parallel for if (n * c * hw > PAR_MIN) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
@@ -158,87 +165,74 @@ void dt_cpu_channel_sum(float *db, const float *dy, int64_t n, int64_t c, int64_
     }
 }
 
-void dt_cpu_conv2d_forward(const dt_conv_geom *g, int64_t n, const float *x, const float *w,
-                               const float *bias, float *y, float beta, float *work)
+/* C = op(A) op(B) + beta C in row-major order (alpha 1): the convolution
+ * kernels call it once per chunk and group. */
+static void gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    const int64_t in = g->c * g->h * g->w, out = g->oc * col_cols(g), pt = per_thread(g);
-    const int nt = threads_for(n);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        conv_one(g, x + i * in, w, y + i * out, beta, work + omp_get_thread_num() * pt);
-    if (bias) dt_cpu_channel_bias_add(y, bias, n, g->oc, col_cols(g));
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+void dt_cpu_conv2d_forward(const dt_conv_geom *g, int64_t n, const float *x, const float *w,
+                           const float *bias, float *y, float beta, float *work)
+{
+    const int64_t ohw = col_cols(g), chunk = chunk_samples(g), ocg = g->oc / g->groups;
+    const int64_t kg = col_rows(g) / g->groups;
+    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+        const int64_t ns = n - s0 < chunk ? n - s0 : chunk, ld = ns * ohw;
+        float *col = work, *blk = work + col_rows(g) * ld;
+        unfold(g, x, s0, ns, col);
+        /* blk_g (ocg, ld) = W_g (ocg, kg) col_g (kg, ld) */
+        for (int64_t gi = 0; gi < g->groups; gi++)
+            gemm(0, 0, ocg, ld, kg, w + gi * ocg * kg, kg, col + gi * kg * ld, ld, 0.0f,
+                 blk + gi * ocg * ld, ld);
+        shuffle(g, y, s0, ns, blk, 0, beta);
+    }
+    if (bias) dt_cpu_channel_bias_add(y, bias, n, g->oc, ohw);
 }
 
 void dt_cpu_conv2d_backward_data(const dt_conv_geom *g, int64_t n, const float *dy,
-                                     const float *w, float *dx, float *work)
+                                 const float *w, float *dx, float *work)
 {
-    const int64_t in = g->c * g->h * g->w, ohw = col_cols(g), pt = per_thread(g);
-    const int64_t ocg = g->oc / g->groups, kg = (g->c / g->groups) * g->kh * g->kw;
-    const int pw = is_pointwise(g), nt = threads_for(n);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float *col = work + omp_get_thread_num() * pt;
-        float *dst = pw ? dx + i * in : col;
-        /* col_g (kg, ohw) = W_g^T (kg, ocg) dy_g (ocg, ohw) */
+    const int64_t ohw = col_cols(g), chunk = chunk_samples(g), ocg = g->oc / g->groups;
+    const int64_t kg = col_rows(g) / g->groups, in = g->c * g->h * g->w;
+    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+        const int64_t ns = n - s0 < chunk ? n - s0 : chunk, ld = ns * ohw;
+        float *col = work, *blk = work + col_rows(g) * ld;
+        shuffle(g, (float *)dy, s0, ns, blk, 1, 0.0f);
+        /* col_g (kg, ld) = W_g^T (kg, ocg) dy_g (ocg, ld) */
         for (int64_t gi = 0; gi < g->groups; gi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)ohw, (int)ocg,
-                        1.0f, w + gi * ocg * kg, (int)kg, dy + (i * g->oc + gi * ocg) * ohw,
-                        (int)ohw, pw ? 1.0f : 0.0f, dst + gi * kg * ohw, (int)ohw);
-        if (!pw) col2im(g, col, dx + i * in);
+            gemm(1, 0, kg, ld, ocg, w + gi * ocg * kg, kg, blk + gi * ocg * ld, ld, 0.0f,
+                 col + gi * kg * ld, ld);
+#pragma omp parallel for if (ns > 1 && ld * col_rows(g) > PAR_MIN) schedule(static)
+        for (int64_t s = 0; s < ns; s++) col2im(g, col + s * ohw, ld, dx + (s0 + s) * in);
     }
-}
-
-/* dw_part = b dw_part + dy_n (oc, ohw) col_n^T, group by group. */
-static void filter_one(const dt_conv_geom *g, const float *x, const float *dy, float *dw,
-                       float b, float *col)
-{
-    const int64_t ohw = col_cols(g), ocg = g->oc / g->groups;
-    const int64_t kg = (g->c / g->groups) * g->kh * g->kw;
-    const float *src = x;
-    if (!is_pointwise(g)) {
-        im2col(g, x, col);
-        src = col;
-    }
-    for (int64_t gi = 0; gi < g->groups; gi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kg, (int)ohw, 1.0f,
-                    dy + gi * ocg * ohw, (int)ohw, src + gi * kg * ohw, (int)ohw, b,
-                    dw + gi * ocg * kg, (int)kg);
 }
 
 void dt_cpu_conv2d_backward_filter(const dt_conv_geom *g, int64_t n, const float *x,
-                                       const float *dy, float *dw, float *db, float beta,
-                                       float *work)
+                                   const float *dy, float *dw, float *db, float beta,
+                                   float *work)
 {
-    const int64_t in = g->c * g->h * g->w, out = g->oc * col_cols(g), pt = per_thread(g);
-    const int64_t ws = wsize(g);
-    const int nt = threads_for(n);
+    const int64_t ohw = col_cols(g), chunk = chunk_samples(g), ocg = g->oc / g->groups;
+    const int64_t kg = col_rows(g) / g->groups;
     if (n == 0) {
-        for (int64_t k = 0; k < ws; k++) dw[k] *= beta;
-        if (db) for (int64_t k = 0; k < g->oc; k++) db[k] *= beta;
+        for (int64_t k = 0; k < g->oc * kg; k++) dw[k] *= beta;
+        if (db)
+            for (int64_t k = 0; k < g->oc; k++) db[k] *= beta;
         return;
     }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = omp_get_thread_num();
-        float *mine = work + t * pt;
-        float *part = mine + (is_pointwise(g) ? 0 : col_rows(g) * col_cols(g));
-        float *target = t == 0 ? dw : part;
-        int first = 1;
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            const float b = first ? (t == 0 ? beta : 0.0f) : 1.0f;
-            filter_one(g, x + i * in, dy + i * out, target, b, mine);
-            first = 0;
-        }
-        if (first && t != 0) memset(part, 0, (size_t)ws * sizeof *part);
-        if (first && t == 0)
-            for (int64_t k = 0; k < ws; k++) dw[k] *= beta;
+    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+        const int64_t ns = n - s0 < chunk ? n - s0 : chunk, ld = ns * ohw;
+        float *col = work, *blk = work + col_rows(g) * ld;
+        unfold(g, x, s0, ns, col);
+        shuffle(g, (float *)dy, s0, ns, blk, 1, 0.0f);
+        /* dW_g (ocg, kg) = b dW_g + dy_g (ocg, ld) col_g^T (ld, kg) */
+        for (int64_t gi = 0; gi < g->groups; gi++)
+            gemm(0, 1, ocg, kg, ld, blk + gi * ocg * ld, ld, col + gi * kg * ld, ld,
+                 s0 == 0 ? beta : 1.0f, dw + gi * ocg * kg, kg);
     }
-    for (int t = 1; t < nt; t++) {
-        const float *part = work + t * pt + (is_pointwise(g) ? 0 : col_rows(g) * col_cols(g));
-        for (int64_t k = 0; k < ws; k++) dw[k] += part[k];
-    }
-    if (db) dt_cpu_channel_sum(db, dy, n, g->oc, col_cols(g), beta);
+    if (db) dt_cpu_channel_sum(db, dy, n, g->oc, ohw, beta);
 }
 
 /* ---- pooling ---- */
@@ -550,8 +544,9 @@ void dt_cpu_upsample_forward(int bilinear, const float *x, float *y, int64_t pla
                 float ty, tx;
                 bilin_src(oy, h, oh, &y0, &y1, &ty);
                 bilin_src(ox, w, ow, &x0, &x1, &tx);
-                dst[oy * ow + ox] = (1 - ty) * ((1 - tx) * src[y0 * w + x0] + tx * src[y0 * w + x1]) +
-                                    ty * ((1 - tx) * src[y1 * w + x0] + tx * src[y1 * w + x1]);
+                const float top = (1 - tx) * src[y0 * w + x0] + tx * src[y0 * w + x1];
+                const float bottom = (1 - tx) * src[y1 * w + x0] + tx * src[y1 * w + x1];
+                dst[oy * ow + ox] = (1 - ty) * top + ty * bottom;
             }
     }
 }

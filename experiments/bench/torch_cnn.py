@@ -1,0 +1,62 @@
+"""PyTorch reference for `dtrain bench` on experiments/bench/cnn.yaml.
+
+The course's MNIST CNN: two blocks of Conv2d 3x3 (padding 1), BatchNorm2d,
+ReLU, MaxPool2d 2 and Dropout 0.25 (32 then 64 channels), then Linear
+3136-256, ReLU, Dropout 0.5 and Linear 256-10, trained on one fixed
+synthetic batch of (B, 1, 28, 28) uniform inputs with random labels. Timing,
+threads and output are those of torch_mlp.py, whose functions it uses:
+    result: samples_per_s=S steps=N threads=T blas_threads=K batch=B optim=O
+"""
+import os
+import statistics
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_mlp import build_optimizer, make_step, parse_args, steps_per_interval, time_steps
+
+
+def build_model():
+    """The benchmark CNN; layer sizes match experiments/bench/cnn.yaml."""
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                nn.MaxPool2d(2), nn.Dropout(0.25)]
+    return nn.Sequential(*block(1, 32), *block(32, 64), nn.Flatten(),
+                         nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(256, 10))
+
+
+def main(argv):
+    args = parse_args(argv)
+    if "OMP_NUM_THREADS" not in os.environ:
+        sys.exit("torch_cnn.py: set OMP_NUM_THREADS (and OPENBLAS_NUM_THREADS); "
+                 "see experiments/bench/README.md")
+    threads = int(os.environ["OMP_NUM_THREADS"])
+    torch.set_num_threads(threads)
+    torch.manual_seed(args.seed)
+
+    model = build_model().train()
+    opt = build_optimizer(args.optim, model.parameters())
+    x = torch.rand(args.batch, 1, 28, 28)
+    y = torch.randint(0, 10, (args.batch,))
+    step = make_step(model, opt, x, y)
+
+    time_steps(step, args.warmup)
+    n = args.steps if args.steps > 0 else steps_per_interval(step, args.interval_s)
+    rates = [args.batch * n / time_steps(step, n) for _ in range(args.intervals)]
+    med = statistics.median(rates)
+
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    print(f"torch {torch.__version__} cnn batch {args.batch} optimizer {args.optim}: "
+          f"{threads} OpenMP thread(s), OPENBLAS_NUM_THREADS={blas}")
+    print(f"  {med:.0f} samples/s median of {len(rates)} intervals of {n} steps "
+          f"(min {min(rates):.0f}, max {max(rates):.0f}), {1e3 * args.batch / med:.2f} ms/step")
+    print(f"result: samples_per_s={med:.1f} steps={n} threads={threads} "
+          f"blas_threads={blas} batch={args.batch} optim={args.optim}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
