@@ -7,15 +7,15 @@
 # each length with adding.yaml, and writes into experiments/long-dependency/
 # results/: results.md (a table: final and best test MSE, epoch at which
 # the test MSE first fell below the "solved" threshold 0.01) and curves.png
-# (test MSE per epoch, log scale). Environment: LENGTHS ("30 100"), EPOCHS
+# (test MSE per epoch, log scale). Environment: LENGTHS ("20 100"), EPOCHS
 # (12), TRAIN (5000), MPIEXEC (mpiexec).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dtrain=${1:-$root/build/dtrain}
-ranks=${2:-2}
-lengths=${LENGTHS:-30 100}
-epochs=${EPOCHS:-12}
+ranks=${2:-1}
+lengths=${LENGTHS:-20 100}
+epochs=${EPOCHS:-10}
 ntrain=${TRAIN:-5000}
 threshold=0.01
 out=$here/results

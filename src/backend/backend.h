@@ -170,6 +170,9 @@ typedef struct dt_backend {
                      int64_t cols, const float *mask, int64_t ld_mask);
     /* mask(rows, steps) = 1 where t < lengths[r], else 0. */
     void (*seq_mask)(const float *lengths, int64_t rows, int64_t steps, float *mask);
+    /* lengths(rows) = the first t with ids(rows, steps)[r, t] == pad, else steps. */
+    void (*seq_lengths)(const float *ids, int64_t rows, int64_t steps, float pad,
+                        float *lengths);
     /* Embedding: out(n, dim) = table[ids[i]] (ids as exact integers; an id
      * outside [0, vocab) gives a zero row); backward dtable[ids[i]] += dout[i]
      * in a fixed order. Returns the number of ids out of range. */

@@ -214,6 +214,16 @@ void dt_cpu_seq_mask(const float *lengths, int64_t rows, int64_t steps, float *m
         for (int64_t t = 0; t < steps; t++) mask[r * steps + t] = (float)t < lengths[r];
 }
 
+void dt_cpu_seq_lengths(const float *ids, int64_t rows, int64_t steps, float pad,
+                        float *lengths)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t t = 0;
+        while (t < steps && ids[r * steps + t] != pad) t++;
+        lengths[r] = (float)t;
+    }
+}
+
 /* An id as a row of the table, or -1 when it is not an integer in range. */
 static int64_t embed_row(float id, int64_t vocab)
 {
