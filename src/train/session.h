@@ -30,6 +30,7 @@ typedef struct dt_train_settings {
     const char *run_name; /* "" = derived from the config name and time */
     int64_t bucket_bytes; /* reducer bucket size */
     int check_finite;     /* stop on a NaN/Inf loss */
+    int log_grad_norms;   /* per-layer gradient norms in the train records */
 } dt_train_settings;
 
 typedef struct dt_session {

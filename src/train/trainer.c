@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "data/loader.h"
 #include "train/checkpoint.h"
+#include "train/grad_norms.h"
 #include "train/progress.h"
 #include "train/rundir.h"
 
@@ -18,6 +19,7 @@ struct dt_trainer {
     int64_t in_numel, y_dim;
     double last_finite_loss;
     int64_t last_finite_step;
+    char grad_norms[2048]; /* JSON fragment of the last logged step, or "" */
 };
 
 dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
@@ -98,6 +100,9 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     }
     t->last_finite_loss = out->loss;
     t->last_finite_step = s->optim->step + 1;
+    /* Before the update, which may clip them: the norms as computed. */
+    if (s->ts.log_grad_norms && (s->optim->step + 1) % s->ts.log_every == 0)
+        dt_grad_norms_json(m, t->grad_norms, sizeof t->grad_norms);
     dt_optim_step(s->optim, m->params, m->grads);
     return DT_OK;
 }
@@ -207,10 +212,13 @@ static void log_interval(fit_state *f, int force)
     dt_progress_update(&f->prog, &pt, force);
     if (!force) return;
 
-    char rec[512];
+    char rec[2600];
+    const char *norms = f->t->grad_norms;
     snprintf(rec, sizeof rec, "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.8g,"
-             "\"lr\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f}", (long long)pt.step,
-             (long long)f->epoch + 1, pt.loss, pt.lr, pt.samples_per_s, now - f->prog.start);
+             "\"lr\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f%s%s}", (long long)pt.step,
+             (long long)f->epoch + 1, pt.loss, pt.lr, pt.samples_per_s, now - f->prog.start,
+             norms[0] ? "," : "", norms);
+    f->t->grad_norms[0] = '\0';
     dt_rundir_metric(&f->run, rec);
     f->interval_start = now;
     f->interval_loss = 0.0;
