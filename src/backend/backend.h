@@ -72,7 +72,8 @@ typedef enum dt_cell_kind { DT_CELL_RNN = 0, DT_CELL_LSTM, DT_CELL_GRU } dt_cell
 
 typedef struct dt_cell_step {
     dt_cell_kind kind;
-    dt_act act; /* rnn: DT_ACT_TANH or DT_ACT_RELU */
+    dt_act act;        /* rnn: DT_ACT_TANH or DT_ACT_RELU */
+    float forget_bias; /* lstm: added to the f pre-activation (0: PyTorch's cell) */
     int64_t rows, hidden;
     float *gates;
     int64_t ld_gates;

@@ -12,7 +12,9 @@
  *
  * Keys: hidden, layers (1), dropout between layers (0), bidirectional
  * (false), return (sequence | last), nonlinearity (rnn: tanh | relu),
- * max_length (0: any; a longer input is an error). Further `inputs` after
+ * max_length (0: any; a longer input is an error), forget_bias (lstm: a
+ * constant added to the forget gate's pre-activation, as TensorFlow's
+ * LSTM cell; 0, PyTorch's cell, by default). Further `inputs` after
  * the sequence give the initial state: h0, then (lstm) c0, each (L*D, H)
  * per sample; without them the state starts at zero.
  *
@@ -62,7 +64,7 @@ typedef struct rnn_priv {
     int64_t T, C, H, L, D, G;
     int ret_seq, n_state;
     int pad_input; /* index of the token-id input, or -1 */
-    float dropout, pad_id;
+    float dropout, pad_id, forget_bias;
     int64_t size[R_COUNT]; /* floats per sample */
     int64_t off[R_COUNT];  /* prefix sums of size */
 } rnn_priv;
@@ -177,6 +179,10 @@ static dt_status read_keys(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
     if (q->cell == DT_CELL_RNN) {
         DT_TRY(dt_cfg_enum(cfg, "nonlinearity", "tanh", nonlin, &e));
         q->act = e ? DT_ACT_RELU : DT_ACT_TANH;
+    }
+    if (q->cell == DT_CELL_LSTM) {
+        DT_TRY(dt_cfg_float(cfg, "forget_bias", 0.0, -100.0, 100.0, &p));
+        q->forget_bias = (float)p;
     }
     if (q->L * q->D > MAX_STACK)
         return dt_cfg_error(dt_cfg_get(cfg, "layers"), "layers x directions at most 8",
@@ -295,7 +301,8 @@ static dt_cell_step step_args(const dt_layer *l, const dt_pass *p, const dir_vie
     const rnn_priv *q = l->priv;
     const int64_t T = q->T, H = q->H, GH = q->G * H;
     const int64_t prev = slot_prev(q, v->d, t), cur = slot_cur(q, v->d, t);
-    dt_cell_step s = {.kind = q->cell, .act = q->act, .rows = p->n, .hidden = H,
+    dt_cell_step s = {.kind = q->cell, .act = q->act, .forget_bias = q->forget_bias,
+                      .rows = p->n, .hidden = H,
                       .gates = v->gates + t * GH, .ld_gates = T * GH,
                       .h_prev = v->hs + prev * H, .h = v->hs + cur * H, .ld_state = (T + 1) * H,
                       .mask = masked(l, p) ? region(l, R_MASK, p->n) + t : NULL, .ld_mask = T};

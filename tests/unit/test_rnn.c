@@ -154,6 +154,7 @@ static const grad_case k_cases[] = {
     {"lstm 2 layers bidir h0 c0 last", "lstm",
      "layers: 2, bidirectional: true, return: last", 2, 12, 0, 0},
     {"lstm h0 only", "lstm", "return: last", 1, 3, 0, 0},
+    {"lstm forget_bias 1", "lstm", "return: last, forget_bias: 1.0", 0, 0, 0, 0},
     {"lstm 2 layers dropout (training)", "lstm", "layers: 2, dropout: 0.3", 0, 0, 1, 0},
     {"gru last", "gru", "return: last", 0, 0, 0, 0},
     {"gru 2 layers bidir h0", "gru", "layers: 2, bidirectional: true", 1, 12, 0, 0},

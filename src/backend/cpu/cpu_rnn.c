@@ -33,7 +33,7 @@ static void lstm_forward(const dt_cell_step *s)
         float *c = s->c + r * s->ld_state, *h = s->h + r * s->ld_state;
         const int valid = row_valid(s, r);
         for (int64_t j = 0; j < H; j++) {
-            const float i = sigm(g[j]), f = sigm(g[H + j]);
+            const float i = sigm(g[j]), f = sigm(g[H + j] + s->forget_bias);
             const float gg = tanhf(g[2 * H + j]), o = sigm(g[3 * H + j]);
             g[j] = i;
             g[H + j] = f;
