@@ -30,9 +30,11 @@ better() { [ -n "$1" ] && { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit
 
 torch_best() {
     local best="" name="" s label vars rate envs
-    for s in "OMP 2, BLAS 1|OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1" \
-             "OMP 2, BLAS 2 passive|OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE" \
-             "OMP 1, BLAS 2|OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2"; do
+    local settings=(
+        "OMP 2, BLAS 1|OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1"
+        "OMP 2, BLAS 2 passive|OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE"
+        "OMP 1, BLAS 2|OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2")
+    for s in "${settings[@]}"; do
         IFS='|' read -r label vars <<<"$s"
         read -r -a envs <<<"$vars"
         rate=$(field samples_per_s "$(result env "${envs[@]}" "$PYTHON" "$here/torch_lstm.py" \
@@ -61,13 +63,16 @@ dtrain_best() {
     echo "$best|$name"
 }
 
-table="Course LSTM (2 x 256, 28 steps of 28) training throughput, Adam, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
-table+=$'\n\n'"| batch | PyTorch samples/s (setting) | dtrain samples/s (layout) | dtrain / PyTorch |"
+table="Course LSTM (2 x 256, 28 steps of 28) training throughput, Adam,"
+table+=" $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
+table+=$'\n\n'"| batch | PyTorch samples/s (setting) | dtrain samples/s (layout)"
+table+=" | dtrain / PyTorch |"
 table+=$'\n'"|---:|---:|---:|---:|"
 for b in "${BATCHES[@]}"; do
     IFS='|' read -r t_rate t_name <<<"$(torch_best "$b")"
     IFS='|' read -r d_rate d_name <<<"$(dtrain_best "$b")"
-    r=$(awk -v a="$d_rate" -v c="$t_rate" 'BEGIN { if (a && c) printf "%.2f", a / c; else print "n/a" }')
+    r=$(awk -v a="$d_rate" -v c="$t_rate" \
+        'BEGIN { if (a && c) printf "%.2f", a / c; else print "n/a" }')
     table+=$'\n'"| $b | ${t_rate:-n/a} ($t_name) | ${d_rate:-n/a} ($d_name) | $r |"
 done
 echo "$table"

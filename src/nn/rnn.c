@@ -243,9 +243,20 @@ static dt_status rnn_setup(dt_layer *l, dt_cfg *cfg, dt_cell_kind cell)
     return DT_OK;
 }
 
-static dt_status rnn_setup_elman(dt_layer *l, dt_cfg *cfg) { return rnn_setup(l, cfg, DT_CELL_RNN); }
-static dt_status rnn_setup_lstm(dt_layer *l, dt_cfg *cfg) { return rnn_setup(l, cfg, DT_CELL_LSTM); }
-static dt_status rnn_setup_gru(dt_layer *l, dt_cfg *cfg) { return rnn_setup(l, cfg, DT_CELL_GRU); }
+static dt_status rnn_setup_elman(dt_layer *l, dt_cfg *cfg)
+{
+    return rnn_setup(l, cfg, DT_CELL_RNN);
+}
+
+static dt_status rnn_setup_lstm(dt_layer *l, dt_cfg *cfg)
+{
+    return rnn_setup(l, cfg, DT_CELL_LSTM);
+}
+
+static dt_status rnn_setup_gru(dt_layer *l, dt_cfg *cfg)
+{
+    return rnn_setup(l, cfg, DT_CELL_GRU);
+}
 
 /* Where one direction of one layer keeps its tensors during a pass. */
 typedef struct dir_view {

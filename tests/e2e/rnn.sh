@@ -47,7 +47,14 @@ expect_fail "max_length.*sequences of 28 steps for max_length 20" "$DTRAIN" info
   model.layers.0.max_length=20
 expect_fail "layer 'lstm'.*\(T, C\) or \(1, T, C\).*\(784\)" "$DTRAIN" info "$cfg" \
   'model.input=[784]' 'data.path=none'
-printf 'train: {batch_size: 8}\nmodel:\n  input: [1, 28, 28]\n  layers:\n    - {kind: linear, units: 100, name: h0}\n    - {kind: gru, hidden: 64, layers: 2, inputs: [input, h0]}\n' >"$work/h0.yaml"
+cat >"$work/h0.yaml" <<'EOF'
+train: {batch_size: 8}
+model:
+  input: [1, 28, 28]
+  layers:
+    - {kind: linear, units: 100, name: h0}
+    - {kind: gru, hidden: 64, layers: 2, inputs: [input, h0]}
+EOF
 expect_fail "h0.*\(100\); expected \(2, 64\)" "$DTRAIN" info "$work/h0.yaml"
 expect_fail "unknown key.*nonlinearity" "$DTRAIN" info "$cfg" model.layers.0.nonlinearity=relu
 expect_fail "task.*bogus" "$DTRAIN" data synth --task bogus --length 5 --out "$work/x"

@@ -339,7 +339,8 @@ static void test_errors(void)
 {
     const int64_t seq[2] = {28, 28}, flat[1] = {784};
     expect_error("layers: [{kind: lstm, hidden: 8}]", 1, flat, "(T, C) or (1, T, C)");
-    expect_error("layers: [{kind: lstm, hidden: 8, max_length: 20}]", 2, seq, "28 steps for max_length 20");
+    expect_error("layers: [{kind: lstm, hidden: 8, max_length: 20}]", 2, seq,
+                 "28 steps for max_length 20");
     expect_error("layers: [{kind: linear, units: 5, name: h0}, {kind: reshape, shape: [28,28],"
                  " inputs: [input], name: s}, {kind: gru, hidden: 8, inputs: [s, h0]}]",
                  2, seq, "expected (1, 8)");
