@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RNN vs LSTM vs GRU on the adding problem at a short and a long length.
+# RNN vs LSTM vs GRU on the adding problem at several lengths.
 # "lstm-fb1" is the LSTM with forget_bias: 1 (a constant added to the
 # forget gate, as TensorFlow's cell), beside PyTorch's plain cell "lstm".
 #
@@ -9,7 +9,7 @@
 # each length with adding.yaml, and writes into experiments/long-dependency/
 # results/: results.md (a table: final and best test MSE, epoch at which
 # the test MSE first fell below the "solved" threshold 0.01) and curves.png
-# (test MSE per epoch, log scale). Environment: LENGTHS ("20 100"), EPOCHS
+# (test MSE per epoch, log scale). Environment: LENGTHS ("20 50 100"), EPOCHS
 # (10), TRAIN (5000), CELLS ("rnn lstm lstm-fb1 gru"), MPIEXEC (mpiexec).
 # A run whose results/*.dat exists is not repeated unless RERUN=1.
 set -euo pipefail
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dtrain=${1:-$root/build/dtrain}
 ranks=${2:-1}
-lengths=${LENGTHS:-20 100}
+lengths=${LENGTHS:-20 50 100}
 epochs=${EPOCHS:-10}
 ntrain=${TRAIN:-5000}
 threshold=0.01
@@ -72,7 +72,7 @@ done
 } >"$out/results.md"
 cat "$out/results.md"
 
-# One colour per cell kind; solid lines for the first length, dashed after.
+# One colour per cell kind; line style by length.
 color() {
   case $1 in rnn) echo '#c0392b' ;; lstm) echo '#27ae60' ;; lstm-fb1) echo '#8e44ad' ;;
     *) echo '#2471a3' ;; esac
@@ -83,7 +83,7 @@ for T in $lengths; do
     plots="$plots${plots:+, }'$out/adding-$T-$cell.dat' using 1:2 with linespoints"
     plots="$plots lw 2 dt $dash lc rgb '$(color "$cell")' title '$cell T=$T'"
   done
-  dash=2
+  dash=$((dash + 1))
 done
 gnuplot <<GP
 set terminal pngcairo size 900,560
