@@ -3,7 +3,7 @@
  * copies between strided (B, T, C) buffers, sequence masks from lengths, and
  * embedding gather/scatter.
  *
- * The matrix products of a step are GEMMs the layer issues; these kernels do
+ * The matrix products of a step are GEMMs the layer calls; these kernels do
  * what follows them, one pass over each row, so a step touches its gate
  * buffer once. Rows are independent, so the loops split them over threads. */
 #include <math.h>
