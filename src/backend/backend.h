@@ -113,7 +113,8 @@ typedef enum dt_cell_kind { DT_CELL_RNN = 0, DT_CELL_LSTM, DT_CELL_GRU } dt_cell
 
 typedef struct dt_cell_step {
     dt_cell_kind kind;
-    dt_act act; /* rnn: DT_ACT_TANH or DT_ACT_RELU */
+    dt_act act;        /* rnn: DT_ACT_TANH or DT_ACT_RELU */
+    float forget_bias; /* lstm: added to the f pre-activation (0: PyTorch's cell) */
     int64_t rows, hidden;
     float *gates;
     int64_t ld_gates;
@@ -299,6 +300,9 @@ typedef struct dt_backend {
                      int64_t cols, const float *mask, int64_t ld_mask);
     /* mask(rows, steps) = 1 where t < lengths[r], else 0. */
     void (*seq_mask)(const float *lengths, int64_t rows, int64_t steps, float *mask);
+    /* lengths(rows) = the first t with ids(rows, steps)[r, t] == pad, else steps. */
+    void (*seq_lengths)(const float *ids, int64_t rows, int64_t steps, float pad,
+                        float *lengths);
     /* Embedding: out(n, dim) = table[ids[i]] (ids as exact integers; an id
      * outside [0, vocab) gives a zero row); backward dtable[ids[i]] += dout[i]
      * in a fixed order. Returns the number of ids out of range. */

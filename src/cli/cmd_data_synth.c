@@ -97,9 +97,12 @@ static int parse(int argc, char **argv, synth_args *a)
         else if ((strcmp(o, "--train") == 0 || strcmp(o, "--n") == 0) &&
                  (n = whole(v, 1, 1 << 26)) > 0)
             a->seq.n_train = n, a->n_given = 1;
-        else if (strcmp(o, "--test") == 0 && (n = whole(v, 0, 1 << 26)) >= 0) a->seq.n_test = n;
-        else if (strcmp(o, "--symbols") == 0 && (n = whole(v, 2, 256)) > 0) a->seq.symbols = (int)n;
-        else if (strcmp(o, "--seed") == 0 && (n = whole(v, 0, 1LL << 62)) >= 0) a->seq.seed = (uint64_t)n, a->seed_given = 1;
+        else if (strcmp(o, "--test") == 0 && (n = whole(v, 0, 1 << 26)) >= 0)
+            a->seq.n_test = n;
+        else if (strcmp(o, "--symbols") == 0 && (n = whole(v, 2, 256)) > 0)
+            a->seq.symbols = (int)n;
+        else if (strcmp(o, "--seed") == 0 && (n = whole(v, 0, 1LL << 62)) >= 0)
+            a->seq.seed = (uint64_t)n, a->seed_given = 1;
         else return bad_usage(n < 0 ? "value out of range or not a number:" : "unknown option",
                               n < 0 ? v : o);
     }

@@ -31,7 +31,8 @@ static void copy_sample(const dt_synth_seq_options *s, const dt_rng *r, float *x
 {
     const int64_t T = s->length, K = s->symbols, W = K + 1;
     memset(x, 0, (size_t)(T * W) * sizeof *x);
-    for (int64_t t = 0; t < T; t++) x[t * W + (int64_t)dt_rng_below(r, (uint64_t)t, (uint64_t)K)] = 1;
+    for (int64_t t = 0; t < T; t++)
+        x[t * W + (int64_t)dt_rng_below(r, (uint64_t)t, (uint64_t)K)] = 1.0f;
     x[K] = 1.0f;
     for (int64_t k = 0; k < K; k++)
         if (x[k] != 0.0f) y[0] = (float)k;

@@ -12,13 +12,18 @@
  *
  * Keys: hidden, layers (1), dropout between layers (0), bidirectional
  * (false), return (sequence | last), nonlinearity (rnn: tanh | relu),
- * max_length (0: any; a longer input is an error). Further `inputs` after
+ * max_length (0: any; a longer input is an error), forget_bias (lstm: a
+ * constant added to the forget gate's pre-activation, as TensorFlow's
+ * LSTM cell; 0, PyTorch's cell, by default). Further `inputs` after
  * the sequence give the initial state: h0, then (lstm) c0, each (L*D, H)
  * per sample; without them the state starts at zero.
  *
- * Sequence lengths (dt_pass.lengths) mask padding: a step at or past a
- * sequence's length leaves its state unchanged and outputs zeros, so padded
- * steps change neither the final state nor the loss.
+ * Sequence lengths mask padding: a step at or past a sequence's length
+ * leaves its state unchanged and outputs zeros, so padded steps change
+ * neither the final state nor the loss. The lengths come from the pass
+ * (dt_pass.lengths) or, with the key pad_from: NAME (the last of `inputs`,
+ * holding T token ids per sample), from the first occurrence of pad_id
+ * (default 0) in those ids.
  *
  * The work is in GEMMs: per layer and direction one (B*T, I) x (I, G*H)
  * input projection for all steps, one (B, H) x (H, G*H) product per step,
@@ -27,6 +32,7 @@
  * gates, states, GRU's hidden projection) lives in the layer's scratch. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn/layer.h"
 
@@ -48,6 +54,7 @@ enum {
     R_GATHER, /* (T, H) previous states in step order */
     R_DH,    /* (3, H): dh, dh of the previous step, dc */
     R_HPROJ, /* (3H) gru hidden projection of one step */
+    R_LEN,   /* (1) sequence length from the token ids */
     R_COUNT
 };
 
@@ -56,7 +63,8 @@ typedef struct rnn_priv {
     dt_act act;
     int64_t T, C, H, L, D, G;
     int ret_seq, n_state;
-    float dropout;
+    int pad_input; /* index of the token-id input, or -1 */
+    float dropout, pad_id, forget_bias;
     int64_t size[R_COUNT]; /* floats per sample */
     int64_t off[R_COUNT];  /* prefix sums of size */
 } rnn_priv;
@@ -88,6 +96,7 @@ static void plan_scratch(rnn_priv *q)
     s[R_GATHER] = T * H;
     s[R_DH] = 3 * H;
     s[R_HPROJ] = gru ? GH : 0;
+    s[R_LEN] = 1;
     int64_t at = 0;
     for (int r = 0; r < R_COUNT; r++) {
         q->off[r] = at;
@@ -113,11 +122,12 @@ static dt_status sequence_shape(dt_layer *l, int64_t *T, int64_t *C)
 static dt_status check_state_inputs(dt_layer *l, const rnn_priv *q)
 {
     const int most = q->cell == DT_CELL_LSTM ? 2 : 1;
-    if (l->n_in - 1 > most)
+    const int states = l->n_in - 1 - (q->pad_input >= 0);
+    if (states > most)
         return dt_error_set(DT_ERR_CONFIG, "%d inputs; expected the sequence and at most %d "
                             "initial state%s (%s)", l->n_in, most, most > 1 ? "s" : "",
                             most > 1 ? "h0, c0" : "h0");
-    for (int i = 1; i < l->n_in; i++) {
+    for (int i = 1; i <= states; i++) {
         char buf[64];
         const int64_t want = q->L * q->D * q->H;
         if (dt_shape_numel(&l->in_shape[i]) != want)
@@ -170,6 +180,10 @@ static dt_status read_keys(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
         DT_TRY(dt_cfg_enum(cfg, "nonlinearity", "tanh", nonlin, &e));
         q->act = e ? DT_ACT_RELU : DT_ACT_TANH;
     }
+    if (q->cell == DT_CELL_LSTM) {
+        DT_TRY(dt_cfg_float(cfg, "forget_bias", 0.0, -100.0, 100.0, &p));
+        q->forget_bias = (float)p;
+    }
     if (q->L * q->D > MAX_STACK)
         return dt_cfg_error(dt_cfg_get(cfg, "layers"), "layers x directions at most 8",
                             "%lld layers x %lld directions", (long long)q->L, (long long)q->D);
@@ -183,6 +197,32 @@ static dt_status read_keys(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
     return DT_OK;
 }
 
+/* pad_from: NAME must be the last of `inputs`; its per-sample shape (T). */
+static dt_status read_pad_input(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
+{
+    const char *from, *names[DT_MAX_INPUTS];
+    int n = DT_MAX_INPUTS;
+    double pad;
+    q->pad_input = -1;
+    DT_TRY(dt_cfg_str(cfg, "pad_from", NULL, &from));
+    DT_TRY(dt_cfg_float(cfg, "pad_id", 0.0, -1e9, 1e9, &pad));
+    q->pad_id = (float)pad;
+    if (!from) return DT_OK;
+    DT_TRY(dt_cfg_str_list(cfg, "inputs", names, &n));
+    if (n < 2 || strcmp(names[n - 1], from) != 0)
+        return dt_cfg_error(dt_cfg_get(cfg, "pad_from"), "the last name of 'inputs'",
+                            "'%s' with inputs ending in '%s'", from, n ? names[n - 1] : "");
+    q->pad_input = n - 1;
+    const dt_shape *s = &l->in_shape[n - 1];
+    if (dt_shape_numel(s) != q->T) {
+        char buf[64];
+        return dt_error_set(DT_ERR_SHAPE, "pad_from '%s' has shape %s; expected (%lld) token "
+                            "ids, one per step", from, dt_shape_str(s, buf, sizeof buf),
+                            (long long)q->T);
+    }
+    return DT_OK;
+}
+
 static dt_status rnn_setup(dt_layer *l, dt_cfg *cfg, dt_cell_kind cell)
 {
     rnn_priv *q = dt_calloc(1, sizeof *q);
@@ -191,8 +231,9 @@ static dt_status rnn_setup(dt_layer *l, dt_cfg *cfg, dt_cell_kind cell)
     q->G = cell == DT_CELL_LSTM ? 4 : cell == DT_CELL_GRU ? 3 : 1;
     DT_TRY(sequence_shape(l, &q->T, &q->C));
     DT_TRY(read_keys(l, cfg, q));
+    DT_TRY(read_pad_input(l, cfg, q));
     DT_TRY(check_state_inputs(l, q));
-    q->n_state = l->n_in - 1;
+    q->n_state = l->n_in - 1 - (q->pad_input >= 0);
     declare_params(l, q);
     plan_scratch(q);
 
@@ -202,9 +243,20 @@ static dt_status rnn_setup(dt_layer *l, dt_cfg *cfg, dt_cell_kind cell)
     return DT_OK;
 }
 
-static dt_status rnn_setup_elman(dt_layer *l, dt_cfg *cfg) { return rnn_setup(l, cfg, DT_CELL_RNN); }
-static dt_status rnn_setup_lstm(dt_layer *l, dt_cfg *cfg) { return rnn_setup(l, cfg, DT_CELL_LSTM); }
-static dt_status rnn_setup_gru(dt_layer *l, dt_cfg *cfg) { return rnn_setup(l, cfg, DT_CELL_GRU); }
+static dt_status rnn_setup_elman(dt_layer *l, dt_cfg *cfg)
+{
+    return rnn_setup(l, cfg, DT_CELL_RNN);
+}
+
+static dt_status rnn_setup_lstm(dt_layer *l, dt_cfg *cfg)
+{
+    return rnn_setup(l, cfg, DT_CELL_LSTM);
+}
+
+static dt_status rnn_setup_gru(dt_layer *l, dt_cfg *cfg)
+{
+    return rnn_setup(l, cfg, DT_CELL_GRU);
+}
 
 /* Where one direction of one layer keeps its tensors during a pass. */
 typedef struct dir_view {
@@ -244,6 +296,11 @@ static dir_view view_of(const dt_layer *l, const dt_pass *p, int64_t k, int d)
     return v;
 }
 
+static int masked(const dt_layer *l, const dt_pass *p)
+{
+    return p->lengths || ((const rnn_priv *)l->priv)->pad_input >= 0;
+}
+
 /* State slots: the initial state is slot 0 (forward) or T (reverse); step
  * t reads slot prev and writes slot cur. */
 static int64_t slot_prev(const rnn_priv *q, int d, int64_t t) { (void)q; return d ? t + 1 : t; }
@@ -255,10 +312,11 @@ static dt_cell_step step_args(const dt_layer *l, const dt_pass *p, const dir_vie
     const rnn_priv *q = l->priv;
     const int64_t T = q->T, H = q->H, GH = q->G * H;
     const int64_t prev = slot_prev(q, v->d, t), cur = slot_cur(q, v->d, t);
-    dt_cell_step s = {.kind = q->cell, .act = q->act, .rows = p->n, .hidden = H,
+    dt_cell_step s = {.kind = q->cell, .act = q->act, .forget_bias = q->forget_bias,
+                      .rows = p->n, .hidden = H,
                       .gates = v->gates + t * GH, .ld_gates = T * GH,
                       .h_prev = v->hs + prev * H, .h = v->hs + cur * H, .ld_state = (T + 1) * H,
-                      .mask = p->lengths ? region(l, R_MASK, p->n) + t : NULL, .ld_mask = T};
+                      .mask = masked(l, p) ? region(l, R_MASK, p->n) + t : NULL, .ld_mask = T};
     if (v->cs) {
         s.c_prev = v->cs + prev * H;
         s.c = v->cs + cur * H;
@@ -317,7 +375,13 @@ static void rnn_forward(dt_layer *l, const dt_pass *p)
     const rnn_priv *q = l->priv;
     const int64_t n = p->n, T = q->T, H = q->H, DH = q->D * H, seq = T * DH;
     if (n == 0) return;
-    if (p->lengths) p->be->seq_mask(p->lengths, n, T, region(l, R_MASK, n));
+    const float *len = p->lengths;
+    if (q->pad_input >= 0) {
+        float *own = region(l, R_LEN, n);
+        p->be->seq_lengths(l->x[q->pad_input], n, T, q->pad_id, own);
+        len = own;
+    }
+    if (len) p->be->seq_mask(len, n, T, region(l, R_MASK, n));
 
     const int drop = p->training && q->dropout > 0.0f;
     for (int64_t k = 0; k < q->L; k++) {

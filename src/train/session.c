@@ -49,6 +49,7 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_int(t, "checkpoint_every", 0, 0, 1 << 30, &ts->checkpoint_every));
     DT_TRY(dt_cfg_bool(t, "shuffle", 1, &ts->shuffle));
     DT_TRY(dt_cfg_bool(t, "check_finite", 1, &ts->check_finite));
+    DT_TRY(dt_cfg_bool(t, "log_grad_norms", 0, &ts->log_grad_norms));
     DT_TRY(dt_cfg_str(t, "resume", "", &ts->resume));
     DT_TRY(dt_cfg_str(t, "run_dir", "runs", &ts->run_root));
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));

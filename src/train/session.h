@@ -40,6 +40,7 @@ typedef struct dt_train_settings {
     int64_t es_patience;
     double es_min_delta;
     double comm_timeout_s; /* bound on a GPU collective (dist.timeout_s) */
+    int log_grad_norms;   /* per-layer gradient norms in the train records */
 } dt_train_settings;
 
 typedef enum dt_es_monitor {

@@ -12,6 +12,7 @@
 #include "train/checkpoint.h"
 #include "train/early_stop.h"
 #include "train/noise_scale.h"
+#include "train/grad_norms.h"
 #include "train/progress.h"
 #include "train/rundir.h"
 
@@ -24,6 +25,7 @@ struct dt_trainer {
     double last_finite_loss;
     int64_t last_finite_step;
     dt_noise_scale noise;
+    char grad_norms[2048]; /* JSON fragment of the last logged step, or "" */
 };
 
 dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
@@ -162,6 +164,9 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     }
     t->last_finite_loss = out->loss;
     t->last_finite_step = s->optim->step + 1;
+    /* Before the update, which may clip them: the norms as computed. */
+    if (s->ts.log_grad_norms && (s->optim->step + 1) % s->ts.log_every == 0)
+        dt_grad_norms_json(m, t->grad_norms, sizeof t->grad_norms);
     /* The noise scale sees the gradient as reduced; clipping comes after, the
      * same on every rank. */
     add_noise_pair(t, sums, g2_micro, acc > 1 ? n / acc : n, global_n);
@@ -355,12 +360,15 @@ static void log_interval(fit_state *f, int force)
     dt_progress_update(&f->prog, &pt, force);
     if (!force) return;
 
-    char rec[640], noise[160];
+    char rec[2800], noise[160];
+    const char *norms = f->t->grad_norms;
     dt_noise_scale_json(&f->t->noise, noise, sizeof noise);
     snprintf(rec, sizeof rec, "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.8g,"
-             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f%s}",
+             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f%s%s%s}",
              (long long)pt.step, (long long)f->epoch + 1, pt.loss, pt.lr,
-             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start, noise);
+             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start, noise,
+             norms[0] ? "," : "", norms);
+    f->t->grad_norms[0] = '\0';
     dt_rundir_metric(&f->run, rec);
     f->interval_start = now;
     f->interval_loss = 0.0;

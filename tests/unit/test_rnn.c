@@ -154,6 +154,7 @@ static const grad_case k_cases[] = {
     {"lstm 2 layers bidir h0 c0 last", "lstm",
      "layers: 2, bidirectional: true, return: last", 2, 12, 0, 0},
     {"lstm h0 only", "lstm", "return: last", 1, 3, 0, 0},
+    {"lstm forget_bias 1", "lstm", "return: last, forget_bias: 1.0", 0, 0, 0, 0},
     {"lstm 2 layers dropout (training)", "lstm", "layers: 2, dropout: 0.3", 0, 0, 1, 0},
     {"gru last", "gru", "return: last", 0, 0, 0, 0},
     {"gru 2 layers bidir h0", "gru", "layers: 2, bidirectional: true", 1, 12, 0, 0},
@@ -338,7 +339,8 @@ static void test_errors(void)
 {
     const int64_t seq[2] = {28, 28}, flat[1] = {784};
     expect_error("layers: [{kind: lstm, hidden: 8}]", 1, flat, "(T, C) or (1, T, C)");
-    expect_error("layers: [{kind: lstm, hidden: 8, max_length: 20}]", 2, seq, "28 steps for max_length 20");
+    expect_error("layers: [{kind: lstm, hidden: 8, max_length: 20}]", 2, seq,
+                 "28 steps for max_length 20");
     expect_error("layers: [{kind: linear, units: 5, name: h0}, {kind: reshape, shape: [28,28],"
                  " inputs: [input], name: s}, {kind: gru, hidden: 8, inputs: [s, h0]}]",
                  2, seq, "expected (1, 8)");
@@ -407,6 +409,78 @@ static void test_embedding(void)
     dt_cfg_free(cfg);
 }
 
+/* Token sequences padded with id 0: pad_from derives the lengths from the
+ * ids, so a padded sequence ends in the same state as the sequence cut to
+ * its length, padding tokens get no gradient, and the gradient of the
+ * embedding table through the masked LSTM matches finite differences. */
+static const char *const k_pad_yaml =
+    "layers:\n"
+    "  - {kind: embedding, name: emb, vocab: 6, dim: 3}\n"
+    "  - {kind: lstm, hidden: 3, bidirectional: true, return: last, inputs: [emb, input],\n"
+    "     pad_from: input, pad_id: 0}\n";
+
+static dt_model *build_tokens(dt_cfg **cfg, int64_t steps)
+{
+    dt_model *m = NULL;
+    const dt_shape in = dt_shape_make(1, &steps);
+    CHECK_OK(dt_cfg_load_string(k_pad_yaml, "pad", cfg));
+    CHECK_OK(dt_model_build(*cfg, &in, dt_backend_cpu(), &m));
+    if (m) {
+        dt_model_init_params(m, 8);
+        dt_model_reserve(m, B);
+    }
+    return m;
+}
+
+static double token_objective(dt_model *m, const float *ids, const dt_pass *p, const float *w)
+{
+    dt_model_forward(m, ids, p);
+    double f = 0.0;
+    for (int i = 0; i < B * 6; i++) f += (double)w[i] * dt_model_output(m)[i];
+    return f;
+}
+
+static void test_pad_tokens(void)
+{
+    dt_cfg *cfg = NULL, *cfg2 = NULL;
+    dt_model *m = build_tokens(&cfg, T), *cut = build_tokens(&cfg2, 2);
+    if (!m || !cut) goto done;
+    const float ids[B * T] = {3, 1, 0, 0, 2, 5, 4, 1, 5, 0, 0, 0};
+    const float ids_cut[B * 2] = {3, 1, 2, 5, 5, 1};
+    int64_t index[B] = {0, 1, 2};
+    const dt_pass p = {.be = dt_backend_cpu(), .n = B, .index = index};
+    dt_model_forward(m, ids, &p);
+    dt_model_forward(cut, ids_cut, &p);
+    for (int j = 0; j < 6; j++)
+        CHECK_CLOSE(dt_model_output(m)[j], dt_model_output(cut)[j], 1e-6, 1e-7);
+
+    const float w[B * 6] = {0.5f, -1, 0.3f, 0.8f, -0.2f, 0.6f, 1, 0.4f, -0.9f,
+                            0.1f, 0.7f, -0.5f, -0.3f, 0.2f, 0.9f, -0.6f, 0.4f, 0.8f};
+    dt_model_zero_grads(m);
+    dt_model_forward(m, ids, &p);
+    memcpy(dt_model_output_grad(m), w, sizeof w);
+    dt_model_backward(m, &p, NULL, NULL);
+    /* Row 0 of the table is the pad id: it never reaches the state. */
+    CHECK(m->grads[0] == 0.0f && m->grads[1] == 0.0f && m->grads[2] == 0.0f);
+    int bad = 0;
+    for (int64_t k = 0; k < m->n_params; k++) {
+        const float p0 = m->params[k];
+        m->params[k] = p0 + EPS;
+        const double hi = token_objective(m, ids, &p, w);
+        m->params[k] = p0 - EPS;
+        const double lo = token_objective(m, ids, &p, w);
+        m->params[k] = p0;
+        const double num = (hi - lo) / (2.0 * EPS);
+        bad += fabs(m->grads[k] - num) > ATOL + RTOL * fmax(fabs(num), fabs(m->grads[k]));
+    }
+    CHECK(bad == 0);
+done:
+    dt_model_destroy(m);
+    dt_model_destroy(cut);
+    dt_cfg_free(cfg);
+    dt_cfg_free(cfg2);
+}
+
 int main(void)
 {
     test_gradients();
@@ -415,5 +489,6 @@ int main(void)
     test_param_counts();
     test_errors();
     test_embedding();
+    test_pad_tokens();
     return dt_test_result();
 }

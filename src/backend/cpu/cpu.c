@@ -407,6 +407,7 @@ static const dt_backend cpu_backend = {
     .rows_copy = dt_cpu_rows_copy,
     .rows_add = dt_cpu_rows_add,
     .seq_mask = dt_cpu_seq_mask,
+    .seq_lengths = dt_cpu_seq_lengths,
     .embed_forward = dt_cpu_embed_forward,
     .embed_backward = dt_cpu_embed_backward,
     .sync = cpu_sync,

@@ -3,7 +3,7 @@
  * copies between strided (B, T, C) buffers, sequence masks from lengths, and
  * embedding gather/scatter.
  *
- * The matrix products of a step are GEMMs the layer issues; these kernels do
+ * The matrix products of a step are GEMMs the layer calls; these kernels do
  * what follows them, one pass over each row, so a step touches its gate
  * buffer once. Rows are independent, so the loops split them over threads. */
 #include <math.h>
@@ -33,7 +33,7 @@ static void lstm_forward(const dt_cell_step *s)
         float *c = s->c + r * s->ld_state, *h = s->h + r * s->ld_state;
         const int valid = row_valid(s, r);
         for (int64_t j = 0; j < H; j++) {
-            const float i = sigm(g[j]), f = sigm(g[H + j]);
+            const float i = sigm(g[j]), f = sigm(g[H + j] + s->forget_bias);
             const float gg = tanhf(g[2 * H + j]), o = sigm(g[3 * H + j]);
             g[j] = i;
             g[H + j] = f;
@@ -212,6 +212,16 @@ void dt_cpu_seq_mask(const float *lengths, int64_t rows, int64_t steps, float *m
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t t = 0; t < steps; t++) mask[r * steps + t] = (float)t < lengths[r];
+}
+
+void dt_cpu_seq_lengths(const float *ids, int64_t rows, int64_t steps, float pad,
+                        float *lengths)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t t = 0;
+        while (t < steps && ids[r * steps + t] != pad) t++;
+        lengths[r] = (float)t;
+    }
 }
 
 /* An id as a row of the table, or -1 when it is not an integer in range. */
