@@ -7,14 +7,15 @@
 #            divides 4, each group data parallel over NP/groups ranks
 # env: DTRAIN (default build/dtrain), MPIRUN (default launcher/dtrain-mpirun),
 #      OUT (default runs/fashion-batch), EPOCHS (default 3: the short study),
-#      DATA (default data/fashion-mnist)
+#      DATA (default data/fashion-mnist), CONFIG (default fashion-mlp-batch.yaml;
+#      fashion-cnn-batch.yaml is the CNN study)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 np=${1:-2}; shift || true
 dtrain=${DTRAIN:-$here/build/dtrain}
 mpirun=${MPIRUN:-$here/launcher/dtrain-mpirun}
 out=${OUT:-runs/fashion-batch}
-cfg=$here/experiments/sweeps/fashion-mlp-batch.yaml
+cfg=${CONFIG:-$here/experiments/sweeps/fashion-mlp-batch.yaml}
 common=("data.path=${DATA:-$here/data/fashion-mnist}" "train.epochs=${EPOCHS:-3}"
         train.batch_size=64,256,1024,4096 --max-micro 512 --target 0.85 "$@")
 mkdir -p "$out"
