@@ -9,17 +9,6 @@ work=$(mktemp -d e2e-bad.XXXX)
 cfg="$SRC/experiments/mnist-mlp.yaml"
 base=("data.path=$DATA/mnist" "train.run_dir=$work/runs" "train.epochs=1")
 
-# expect_fail PATTERN CMD...: CMD exits non-zero (not by timeout) and its
-# stderr matches PATTERN.
-expect_fail() {
-  local pattern=$1; shift
-  local rc=0
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  [ $rc -ne 0 ] || fail "succeeded, expected failure: $*"
-  [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "timed out (hang): $*"
-  grep -Eq "$pattern" "$work/err" || { cat "$work/err"; fail "message lacks /$pattern/: $*"; }
-  echo "ok: $(grep -E "$pattern" "$work/err" | head -1)"
-}
 
 expect_fail "cannot open.*nonexistent.yaml" mpi 2 train "$work/nonexistent.yaml"
 

@@ -25,16 +25,16 @@ mpi 2 eval "$cfg" "data.path=$DATA/mnist" --checkpoint "$run/checkpoints/last.h5
 again=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$work/eval.txt" | tail -1)
 [ "$again" = "$acc" ] || fail "eval of the checkpoint gives $again%, training ended at $acc%"
 
-# expect_fail PATTERN ARGS...: `dtrain info` fails with a message matching PATTERN.
-expect_fail() {
+# info_fails PATTERN ARGS...: `dtrain info` fails with a message matching PATTERN.
+info_fails() {
   local pattern=$1; shift
   if "$DTRAIN" info "$cfg" "$@" >"$work/o" 2>"$work/e"; then fail "succeeded: $*"; fi
   grep -Eq "$pattern" "$work/e" || { cat "$work/e"; fail "message lacks /$pattern/: $*"; }
   echo "ok: $(head -1 "$work/e")"
 }
-expect_fail "layer 'conv1'.*kernel 31x31.*larger than the padded input 30x30" \
+info_fails "layer 'conv1'.*kernel 31x31.*larger than the padded input 30x30" \
   model.layers.0.kernel=31
-expect_fail "layer 'conv2'.*groups 5 must divide the input channels \(32\)" \
+info_fails "layer 'conv2'.*groups 5 must divide the input channels \(32\)" \
   model.layers.5.groups=5
-expect_fail "layer 'conv1'.*expects images.*found \(784\)" model.input=[784]
+info_fails "layer 'conv1'.*expects images.*found \(784\)" model.input=[784]
 rm -rf "$work"

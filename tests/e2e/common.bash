@@ -26,3 +26,15 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 # The run directory printed at the end of `dtrain train`.
 run_dir_of() { sed -n 's/^run directory: //p' "$1" | tail -1; }
+
+# expect_fail PATTERN CMD...: CMD exits non-zero (not by timeout) and its
+# stderr matches PATTERN. Needs $work, the test's scratch directory.
+expect_fail() {
+  local pattern=$1; shift
+  local rc=0
+  "$@" >"$work/out" 2>"$work/err" || rc=$?
+  [ $rc -ne 0 ] || fail "succeeded, expected failure: $*"
+  [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "timed out (hang): $*"
+  grep -Eq "$pattern" "$work/err" || { cat "$work/err"; fail "message lacks /$pattern/: $*"; }
+  echo "ok: $(grep -E "$pattern" "$work/err" | head -1)"
+}

@@ -10,15 +10,6 @@ work=$(mktemp -d e2e-gpu.XXXX)
 cfg="$SRC/experiments/bench/mlp.yaml"
 quick=(--steps 2 --warmup 1 --intervals 1)
 
-expect_fail() { # PATTERN CMD...
-  local pattern=$1; shift
-  local rc=0
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  [ $rc -ne 0 ] || fail "succeeded, expected failure: $*"
-  [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "timed out (hang): $*"
-  grep -Eq "$pattern" "$work/err" || { cat "$work/err"; fail "message lacks /$pattern/: $*"; }
-  echo "ok: $(grep -E "$pattern" "$work/err" | head -1)"
-}
 
 expect_fail "runtime.device.*expected one of 'cpu', 'cuda'.*'gpu'" \
   mpi 1 bench "$cfg" "${quick[@]}" runtime.device=gpu

@@ -143,15 +143,6 @@ a=$(last_eval "$work/ra/run" loss); c=$(last_eval "$work/rc/run" loss)
 echo "ok: resumed rmsprop run ends exactly where the uninterrupted one does ($a)"
 
 # ---- configuration errors ----
-expect_fail() {
-  local pattern=$1; shift
-  local rc=0
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  [ $rc -ne 0 ] || fail "succeeded, expected failure: $*"
-  [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "timed out (hang): $*"
-  grep -Eq "$pattern" "$work/err" || { cat "$work/err"; fail "message lacks /$pattern/: $*"; }
-  echo "ok: $(grep -E "$pattern" "$work/err" | head -1)"
-}
 base=("$work/es.yaml" "train.run_dir=$work/bad")
 expect_fail "'optim.kind'.*rmsprop" mpi 2 train "${base[@]}" optim.kind=rmsprob
 expect_fail "'optim.schedule.kind'" mpi 2 train "${base[@]}" optim.schedule.kind=cosin

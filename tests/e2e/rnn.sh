@@ -35,14 +35,6 @@ done
 grep -q 'x          (20, 2) float32' "$work/add.txt" || fail "adding set has the wrong shape"
 grep -q 'verify     test: OK' "$work/add.txt" || fail "adding set does not verify"
 
-expect_fail() {
-  local pattern=$1; shift
-  local rc=0
-  "$@" >"$work/o" 2>"$work/e" || rc=$?
-  [ $rc -ne 0 ] || fail "succeeded, expected failure: $*"
-  grep -Eq "$pattern" "$work/e" || { cat "$work/e"; fail "message lacks /$pattern/: $*"; }
-  echo "ok: $(grep -E "$pattern" "$work/e" | head -1)"
-}
 expect_fail "max_length.*sequences of 28 steps for max_length 20" "$DTRAIN" info "$cfg" \
   model.layers.0.max_length=20
 expect_fail "layer 'lstm'.*\(T, C\) or \(1, T, C\).*\(784\)" "$DTRAIN" info "$cfg" \

@@ -54,14 +54,6 @@ awk '/"status":/ && ++n == 2 { sub(/"ok"/, "\"failed\"") } { print }' "$work/ens
   || fail "the failed member was not left out"
 grep -q "Failed member member-01" "$work/ens/ensemble.md" || fail "failed member not reported"
 
-expect_fail() {
-  local pattern=$1; shift
-  local rc=0
-  "$@" >"$work/o" 2>"$work/e" || rc=$?
-  [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "rc $rc for: $*"
-  grep -Eq "$pattern" "$work/e" || { cat "$work/e"; fail "message lacks /$pattern/"; }
-  echo "ok: $(grep -E "$pattern" "$work/e" | head -1)"
-}
 expect_fail "3 groups need at least 3 ranks" \
   mpi 2 sweep "$cfg" "${base[@]}" optim.lr=0.1,0.2 --groups 3
 expect_fail "2 groups do not divide the world of 3" \
