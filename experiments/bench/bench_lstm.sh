@@ -24,6 +24,11 @@ MPI=(mpiexec -n 2 --oversubscribe --allow-run-as-root --bind-to none)
 unset OMP_NUM_THREADS OPENBLAS_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT MKL_NUM_THREADS
 
 log() { echo "bench_lstm.sh: $*" >&2; }
+
+# Both sides on the OpenBLAS kernels dtrain uses (see bench.sh: on a CPU the
+# library does not know, it falls back to generic ones unless told).
+kernels=$("$DTRAIN" --version 2>/dev/null | sed -n 's/^blas: .*; kernels \([A-Za-z0-9]*\).*/\1/p')
+if [ -n "$kernels" ]; then export OPENBLAS_CORETYPE=$kernels; fi
 field() { sed -n "s/.*[[:space:]:]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 result() { "$@" 2>&1 | grep '^result:' | tail -n 1 || log "failed: $*"; }
 better() { [ -n "$1" ] && { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }; }
