@@ -191,6 +191,11 @@ static dt_status read_runtime(dt_session *s, dt_cfg *rt)
                             "'%s'", level);
     dt_log_init(dt_comm_rank(s->comm), dt_comm_size(s->comm), (dt_log_level)lv);
 
+    /* Under mpirun a rank's stdout is a pty even when mpirun writes to a
+     * file, so "auto" cannot always tell; bar and lines say it outright. */
+    static const char *const progress[] = {"auto", "bar", "lines", NULL};
+    DT_TRY(dt_cfg_enum(rt, "progress", "auto", progress, &s->progress));
+
     /* Explicit config first, then OMP_NUM_THREADS, then the node's fair share. */
     const char *env = getenv("OMP_NUM_THREADS");
     if (!threads && env && atoi(env) > 0) threads = atoi(env);

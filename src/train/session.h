@@ -68,6 +68,7 @@ typedef struct dt_session {
     dt_optim *optim;
     dt_train_settings ts;
     int threads;
+    int progress; /* runtime.progress: 0 auto (bar on a terminal), 1 bar, 2 lines */
     const dt_backend *be; /* runtime.device: the CPU, or this rank's GPU */
     int gpu;              /* the GPU used, or -1 */
     const char *command_line; /* recorded in the run manifest; set by the caller */

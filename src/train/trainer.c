@@ -583,6 +583,7 @@ static dt_status fit_setup(fit_state *f)
     if (s->ts.max_steps && s->ts.max_steps < total) total = s->ts.max_steps;
     dt_progress_init(&f->prog, dt_log_terminal_enabled(DT_LOG_INFO), total, f->steps_per_epoch,
                      s->ts.epochs);
+    if (s->progress) f->prog.tty = f->prog.enabled && s->progress == 1; /* runtime.progress */
     f->interval_start = dt_now();
     return DT_OK;
 }

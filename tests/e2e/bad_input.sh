@@ -47,6 +47,15 @@ expect_fail "$(basename "$shard").*truncated" mpi 2 train "$cfg" "${base[@]}" \
 # A learning rate that blows the loss up: stopped at the step, all ranks.
 expect_fail "loss is (NaN|Inf)" mpi 2 train "$cfg" "${base[@]}" optim.kind=sgd optim.lr=1e5
 
+expect_fail "runtime.progress.*'auto', 'bar', 'lines'.*'sometimes'" mpi 2 train "$cfg" \
+  "${base[@]}" runtime.progress=sometimes
+
+# Progress as labelled lines even though mpirun hands the ranks a terminal.
+mpi 2 train "$cfg" "${base[@]}" train.max_steps=20 runtime.progress=lines >"$work/lines.out"
+grep -q "^step 20/20 " "$work/lines.out" || fail "no labelled progress line"
+! grep -q $'\r' "$work/lines.out" || fail "runtime.progress=lines drew a progress bar"
+echo "ok: runtime.progress=lines prints labelled lines only"
+
 # A rank that dies brings the job down promptly.
 start=$(date +%s)
 ( rc=0; mpi 2 train "$cfg" "${base[@]}" train.epochs=50 >"$work/kill.out" 2>&1 || rc=$?
