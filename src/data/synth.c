@@ -105,12 +105,6 @@ static const synth_task g_tasks[] = {
 };
 #define N_TASKS (int)(sizeof g_tasks / sizeof g_tasks[0])
 
-void dt_synth_list(FILE *out)
-{
-    for (int i = 0; i < N_TASKS; i++)
-        fprintf(out, "  %-14s %s\n", g_tasks[i].name, g_tasks[i].description);
-}
-
 dt_status dt_synth_write(const dt_synth_options *o)
 {
     for (int i = 0; i < N_TASKS; i++) {

@@ -23,7 +23,4 @@ typedef struct dt_synth_options {
  * An unknown task is DT_ERR_ARG listing the known ones. */
 dt_status dt_synth_write(const dt_synth_options *o);
 
-/* Print "  name  description" for every task. */
-void dt_synth_list(FILE *out);
-
 #endif
