@@ -59,16 +59,22 @@ int dt_cli_parse(int argc, char **argv, const char *usage, dt_cli *out)
     return 0;
 }
 
-int dt_cli_start(int *argc, char ***argv, const dt_cli *cli, int need, dt_comm **comm,
-                 dt_session **s)
+int dt_cli_start_world(int *argc, char ***argv, dt_comm **comm)
 {
     *comm = NULL;
-    *s = NULL;
     if (dt_comm_init_world(argc, argv, comm) != DT_OK) {
         fprintf(stderr, "dtrain: %s\n", dt_error_message());
         return 1;
     }
     dt_log_init(dt_comm_rank(*comm), dt_comm_size(*comm), DT_LOG_INFO);
+    return 0;
+}
+
+int dt_cli_start(int *argc, char ***argv, const dt_cli *cli, int need, dt_comm **comm,
+                 dt_session **s)
+{
+    *s = NULL;
+    if (dt_cli_start_world(argc, argv, comm)) return 1;
     if (dt_session_create(cli->config, cli->overrides, cli->n_overrides, *comm, need, s) != DT_OK)
         return dt_cli_fail(NULL, *comm, NULL);
     (*s)->command_line = cli->command_line;

@@ -23,6 +23,9 @@ int dt_cli_parse(int argc, char **argv, const char *usage, dt_cli *out);
 
 /* Start MPI and build the session; on failure print the message once and
  * return the exit status (the caller returns it). */
+/* Start MPI and the logger; on failure print why and return 1 (else 0).
+ * For commands that build their sessions themselves (sweeps, ensembles). */
+int dt_cli_start_world(int *argc, char ***argv, dt_comm **comm);
 int dt_cli_start(int *argc, char ***argv, const dt_cli *cli, int need, dt_comm **comm,
                  dt_session **s);
 

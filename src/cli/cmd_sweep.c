@@ -76,11 +76,7 @@ int dt_cmd_sweep(int argc, char **argv)
     o.command_line = cli.command_line;
 
     dt_comm *world;
-    if (dt_comm_init_world(&argc, &argv, &world) != DT_OK) {
-        fprintf(stderr, "dtrain: %s\n", dt_error_message());
-        return 1;
-    }
-    dt_log_init(dt_comm_rank(world), dt_comm_size(world), DT_LOG_INFO);
+    if (dt_cli_start_world(&argc, &argv, &world)) return 1;
     char *dir = NULL;
     int failed = 0;
     if (dt_sweep_run(world, &o, &dir, &failed) != DT_OK) {

@@ -56,11 +56,7 @@ int dt_cmd_train(int argc, char **argv)
 static int eval_ensemble(int *argc, char ***argv, const dt_cli *cli, const char *dir)
 {
     dt_comm *world;
-    if (dt_comm_init_world(argc, argv, &world) != DT_OK) {
-        fprintf(stderr, "dtrain: %s\n", dt_error_message());
-        return 1;
-    }
-    dt_log_init(dt_comm_rank(world), dt_comm_size(world), DT_LOG_INFO);
+    if (dt_cli_start_world(argc, argv, &world)) return 1;
     if (dt_ensemble_evaluate(world, cli->config, cli->overrides, cli->n_overrides, dir) != DT_OK)
         return dt_cli_fail("eval", world, NULL);
     dt_cli_finish(world, NULL);

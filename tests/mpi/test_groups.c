@@ -19,6 +19,7 @@
 #include "data/convert.h"
 #include "data/sampler.h"
 #include "dist/group.h"
+#include "blobs.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
 #include "train/evalset.h"
@@ -29,27 +30,11 @@ static char g_dir[256];
 
 static void write_data(void)
 {
-    char csv[300], out[300];
-    snprintf(csv, sizeof csv, "%s/points.csv", g_dir);
-    FILE *f = fopen(csv, "w");
-    const dt_rng r = dt_rng_make(3, DT_RNG_USER, 0, 0);
-    for (int i = 0; i < 240; i++) {
-        float v[6];
-        dt_rng_fill_normal(&r, (uint64_t)i * 6, v, 6, 0.0f, 1.0f);
-        v[i % 3] += 1.5f;
-        for (int j = 0; j < 6; j++) fprintf(f, "%.6f,", v[j]);
-        fprintf(f, "%d\n", i % 3);
-    }
-    fclose(f);
-    dt_convert_options o;
-    dt_convert_options_init(&o);
-    snprintf(out, sizeof out, "%s/shards", g_dir);
-    o.out_dir = out;
-    o.csv_classes = 1;
-    CHECK_OK(dt_convert_csv(csv, NULL, &o));
+    char csv[300];
+    dt_test_write_blobs(g_dir, 3, 240, 6, 1.5f);
 
     snprintf(csv, sizeof csv, "%s/run.yaml", g_dir);
-    f = fopen(csv, "w");
+    FILE *f = fopen(csv, "w");
     fprintf(f, "seed: 4\ndata: {path: %s/shards}\n"
                "model:\n  layers:\n    - {kind: linear, units: 12}\n    - {kind: tanh}\n"
                "    - {kind: dropout, p: 0.2}\n    - {kind: linear, units: 3}\n"

@@ -23,6 +23,7 @@
 #include "core/rng.h"
 #include "data/convert.h"
 #include "data/loader.h"
+#include "blobs.h"
 #include "test_util.h"
 #include "train/noise_scale.h"
 #include "train/trainer.h"
@@ -31,26 +32,10 @@ static char g_dir[256];
 
 static void write_data(void)
 {
-    char csv[300], out[300];
-    snprintf(csv, sizeof csv, "%s/points.csv", g_dir);
-    FILE *f = fopen(csv, "w");
-    const dt_rng r = dt_rng_make(17, DT_RNG_USER, 0, 0);
-    for (int i = 0; i < 2400; i++) {
-        float v[8];
-        dt_rng_fill_normal(&r, (uint64_t)i * 8, v, 8, 0.0f, 1.0f);
-        v[i % 3] += 1.0f;
-        for (int j = 0; j < 8; j++) fprintf(f, "%.6f,", v[j]);
-        fprintf(f, "%d\n", i % 3);
-    }
-    fclose(f);
-    dt_convert_options o;
-    dt_convert_options_init(&o);
-    snprintf(out, sizeof out, "%s/shards", g_dir);
-    o.out_dir = out;
-    o.csv_classes = 1;
-    CHECK_OK(dt_convert_csv(csv, NULL, &o));
+    char csv[300];
+    dt_test_write_blobs(g_dir, 17, 2400, 8, 1.0f);
     snprintf(csv, sizeof csv, "%s/run.yaml", g_dir);
-    f = fopen(csv, "w");
+    FILE *f = fopen(csv, "w");
     fprintf(f, "seed: 2\ndata: {path: %s/shards}\n"
                "model:\n  layers:\n    - {kind: linear, units: 16}\n    - {kind: tanh}\n"
                "    - {kind: linear, units: 3}\n"
