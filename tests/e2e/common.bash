@@ -38,3 +38,21 @@ expect_fail() {
   grep -Eq "$pattern" "$work/err" || { cat "$work/err"; fail "message lacks /$pattern/: $*"; }
   echo "ok: $(grep -E "$pattern" "$work/err" | head -1)"
 }
+
+# fashion_accuracy CONFIG MIN: train CONFIG on 2 ranks on Fashion-MNIST and
+# fail unless all 10,000 test images were evaluated with accuracy >= MIN.
+fashion_accuracy() {
+  local cfg=$1 min=$2 work run acc count
+  work=$(mktemp -d e2e-fashion.XXXX)
+  "$SRC/datasets/fashion-mnist.sh" "$DTRAIN" "$DATA/fashion-mnist" ||
+    { echo "Fashion-MNIST not available"; exit 77; }
+  mpi 2 train "$cfg" "data.path=$DATA/fashion-mnist" "train.run_dir=$work" \
+    "train.log_every=200" runtime.progress=lines | tee "$work/out.txt"
+  run=$(run_dir_of "$work/out.txt")
+  acc=$(last_eval "$run" accuracy)
+  count=$(last_eval "$run" count)
+  echo "test accuracy $acc on $count images"
+  [ "$count" = 10000 ] || fail "evaluated $count test images, expected 10000"
+  ge "$acc" "$min" || fail "accuracy $acc < $min"
+  rm -rf "$work"
+}
