@@ -237,20 +237,31 @@ void dt_cpu_conv2d_backward_filter(const dt_conv_geom *g, int64_t n, const float
 
 /* ---- pooling ---- */
 
+/* The input window [y0, y1) x [x0, x1) of output (oy, ox), clipped to the
+ * image, and the divisor of average pooling (the window within the padded
+ * image when count_pad, else the clipped window). */
+typedef struct pool_window {
+    int64_t y0, y1, x0, x1, count;
+} pool_window;
+
+static pool_window window_of(const dt_pool_geom *g, int64_t oy, int64_t ox)
+{
+    const int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
+    const int64_t y1 = y0 + g->kh, x1 = x0 + g->kw;
+    const int64_t py1 = y1 < g->h + g->ph ? y1 : g->h + g->ph;
+    const int64_t px1 = x1 < g->w + g->pw ? x1 : g->w + g->pw;
+    pool_window w = {.y0 = y0 < 0 ? 0 : y0, .x0 = x0 < 0 ? 0 : x0,
+                     .y1 = y1 < g->h ? y1 : g->h, .x1 = x1 < g->w ? x1 : g->w};
+    w.count = g->count_pad ? (py1 - y0) * (px1 - x0) : (w.y1 - w.y0) * (w.x1 - w.x0);
+    return w;
+}
+
 static void pool_plane(const dt_pool_geom *g, const float *x, float *y, int32_t *arg)
 {
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
-            int64_t y1 = y0 + g->kh, x1 = x0 + g->kw;
-            /* The divisor of average pooling counts the padded window. */
-            const int64_t py1 = y1 < g->h + g->ph ? y1 : g->h + g->ph;
-            const int64_t px1 = x1 < g->w + g->pw ? x1 : g->w + g->pw;
-            const int64_t padded = (py1 - y0) * (px1 - x0);
-            y0 = y0 < 0 ? 0 : y0;
-            x0 = x0 < 0 ? 0 : x0;
-            y1 = y1 < g->h ? y1 : g->h;
-            x1 = x1 < g->w ? x1 : g->w;
+            const pool_window wd = window_of(g, oy, ox);
+            const int64_t y0 = wd.y0, y1 = wd.y1, x0 = wd.x0, x1 = wd.x1;
             const int64_t o = oy * g->ow + ox;
             if (g->max) {
                 float best = -INFINITY;
@@ -267,7 +278,7 @@ static void pool_plane(const dt_pool_geom *g, const float *x, float *y, int32_t 
                 float s = 0.0f;
                 for (int64_t iy = y0; iy < y1; iy++)
                     for (int64_t ix = x0; ix < x1; ix++) s += x[iy * g->w + ix];
-                const int64_t cnt = g->count_pad ? padded : (y1 - y0) * (x1 - x0);
+                const int64_t cnt = wd.count;
                 y[o] = cnt > 0 ? s / (float)cnt : 0.0f;
             }
         }
@@ -286,16 +297,9 @@ static void unpool_avg(const dt_pool_geom *g, const float *dy, float *dx)
 {
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t y0 = oy * g->sh - g->ph, x0 = ox * g->sw - g->pw;
-            int64_t y1 = y0 + g->kh, x1 = x0 + g->kw;
-            const int64_t py1 = y1 < g->h + g->ph ? y1 : g->h + g->ph;
-            const int64_t px1 = x1 < g->w + g->pw ? x1 : g->w + g->pw;
-            const int64_t padded = (py1 - y0) * (px1 - x0);
-            y0 = y0 < 0 ? 0 : y0;
-            x0 = x0 < 0 ? 0 : x0;
-            y1 = y1 < g->h ? y1 : g->h;
-            x1 = x1 < g->w ? x1 : g->w;
-            const int64_t cnt = g->count_pad ? padded : (y1 - y0) * (x1 - x0);
+            const pool_window wd = window_of(g, oy, ox);
+            const int64_t y0 = wd.y0, y1 = wd.y1, x0 = wd.x0, x1 = wd.x1;
+            const int64_t cnt = wd.count;
             if (cnt <= 0) continue;
             const float v = dy[oy * g->ow + ox] / (float)cnt;
             for (int64_t iy = y0; iy < y1; iy++)
