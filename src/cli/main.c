@@ -12,23 +12,25 @@
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *help;
+    const char *args, *about;
 } g_commands[] = {
-    {"train", dt_cmd_train, "train CONFIG [key=value ...]      train (under mpirun for many ranks)"},
-    {"eval", dt_cmd_eval, "eval CONFIG --checkpoint FILE    evaluate a checkpoint on the test split"},
-    {"info", dt_cmd_info, "info CONFIG [key=value ...]       layers, shapes, parameters, multiply-adds"},
-    {"bench", dt_cmd_bench, "bench CONFIG [key=value ...]      training throughput (samples/s, GFLOP/s)"},
-    {"predict", dt_cmd_predict, "predict CONFIG --checkpoint F --out CSV  test-split outputs"},
-    {"data", dt_cmd_data, "data convert|info|synth ...       build and inspect HDF5 shard sets"},
-    {"sweep", dt_cmd_sweep, "sweep CONFIG key=v1,v2 ...        many trainings in rank groups"},
-    {"ensemble", dt_cmd_ensemble, "ensemble CONFIG members=M ...     a bagging ensemble"},
+    {"train", dt_cmd_train, "CONFIG [key=value ...]", "train (under mpirun for many ranks)"},
+    {"eval", dt_cmd_eval, "CONFIG --checkpoint FILE", "evaluate a checkpoint on the test split"},
+    {"info", dt_cmd_info, "CONFIG [key=value ...]", "layers, shapes, parameters, multiply-adds"},
+    {"bench", dt_cmd_bench, "CONFIG [key=value ...]", "training throughput (samples/s, GFLOP/s)"},
+    {"predict", dt_cmd_predict, "CONFIG --checkpoint F --out CSV", "test-split outputs"},
+    {"data", dt_cmd_data, "convert|info|synth ...", "build and inspect HDF5 shard sets"},
+    {"sweep", dt_cmd_sweep, "CONFIG key=v1,v2 ...", "many trainings in rank groups"},
+    {"ensemble", dt_cmd_ensemble, "CONFIG members=M ...", "a bagging ensemble"},
 };
 #define N_COMMANDS (int)(sizeof g_commands / sizeof g_commands[0])
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: dtrain COMMAND ...\n\ncommands:\n");
-    for (int i = 0; i < N_COMMANDS; i++) fprintf(out, "  dtrain %s\n", g_commands[i].help);
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  dtrain %-8s %-32s %s\n", g_commands[i].name, g_commands[i].args,
+                g_commands[i].about);
     fprintf(out, "\n  dtrain --version\n\nRun `dtrain COMMAND --help` for a command's options.\n");
 }
 
