@@ -82,6 +82,18 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     return DT_OK;
 }
 
+void dt_job_overrides_start(dt_ovlist *l, char *const *base, int n_base)
+{
+    dt_ovlist_add(l, "runtime.log_level=warn");
+    for (int i = 0; i < n_base; i++) dt_ovlist_add(l, "%s", base[i]);
+}
+
+void dt_job_overrides_place(dt_ovlist *l, const char *dir, const char *name)
+{
+    dt_ovlist_add(l, "train.run_dir=%s", dir);
+    dt_ovlist_add(l, "train.name=%s", name);
+}
+
 /* Hold out a validation part of the training split: a permutation keyed
  * by the seed, cut at the fraction, or the k-fold split of sampler.h (the
  * same folds as a cross-validation sweep); both parts keep their rows in
