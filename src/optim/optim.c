@@ -367,7 +367,7 @@ double dt_optim_clip_grads(dt_optim *o, float *grads)
     o->last_grad_norm = norm;
     if (o->clip_grad_norm > 0.0) {
         const double coef = o->clip_grad_norm / (norm + 1e-6);
-        if (coef < 1.0) o->be->scale(grads, (float)coef, o->n);
+        if (coef < 1.0) o->be->scale(grads, (float)coef, o->len);
     }
     return norm;
 }
