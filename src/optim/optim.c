@@ -215,6 +215,7 @@ dt_status dt_optim_create(dt_cfg *cfg, const dt_backend *be, int64_t n_params,
     /* Sharded, the state is allocated by dt_optim_set_shard, for the shard
      * only: a full copy first would be the very peak sharding avoids. */
     if (!o->shard) alloc_state(o);
+    else o->len = -1; /* no state until dt_optim_set_shard */
     const dt_optim_group all = {.offset = 0, .n = n_params, .no_decay = 0};
     dt_optim_set_groups(o, &all, 1);
     *out = o;
@@ -531,6 +532,7 @@ static void step_sharded_trust(dt_optim *o, float *params, const float *grads, d
 
 dt_status dt_optim_step(dt_optim *o, float *params, const float *grads)
 {
+    DT_ASSERT(o->len >= 0); /* optim.shard: dt_optim_set_shard first */
     const double lr = dt_optim_lr_at(o, o->step);
     o->step++;
     const int trust = o->kind == DT_OPTIM_LARS || o->kind == DT_OPTIM_LAMB;

@@ -168,7 +168,9 @@ void dt_optim_shard_bounds(int64_t n, int world, int64_t *bounds);
 
 /* Keep state for params[lo, lo + len) only (reallocated and reset: call
  * before the first step or a checkpoint load); `sum` sums over the ranks
- * of the shard group. */
+ * of the shard group (NULL on one rank). With optim.shard, create
+ * allocates no state and this call is required before the first step (the
+ * session makes it). */
 void dt_optim_set_shard(dt_optim *o, int64_t lo, int64_t len, dt_optim_sum_fn sum, void *ctx);
 
 /* Bytes of optimizer state and of scratch (lars, lamb) this rank holds. */

@@ -5,7 +5,10 @@
  * batch (in `accumulation` micro-steps), with the loss scaled by 1/global
  * batch; during the last backward the reducer sums gradient buckets over all
  * ranks as soon as they are final; then every rank applies the same
- * optimizer update to identical parameters. */
+ * optimizer update to identical parameters. With optim.shard the reducer
+ * reduce-scatters instead, each rank updates its shard of the parameters
+ * (the only part it holds optimizer state for) and an all-gather returns
+ * the updated parameters to every rank (docs/scaling.md). */
 #ifndef DT_TRAIN_TRAINER_H
 #define DT_TRAIN_TRAINER_H
 
