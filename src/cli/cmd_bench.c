@@ -71,7 +71,8 @@ static void report_overlap(const dt_session *s, const dt_trainer *t, int64_t ste
     if (dt_comm_rank(s->comm) != 0) return;
     printf("  %s: %.3f ms/step waiting after backward (%.1f of %lld buckets started "
            "during backward); a blocking all-reduce of all %lld gradients takes %.3f ms\n",
-           s->optim->shard ? "reduce-scatter" : "all-reduce", 1e3 * wait, (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
+           s->optim->shard ? "reduce-scatter" : "all-reduce", 1e3 * wait,
+           (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
            (long long)s->model->n_params, 1e3 * full);
 }
 
