@@ -38,6 +38,7 @@ typedef struct result {
     int64_t steps, buckets; /* optimizer steps; buckets the reducer sent */
     double layer_norms[8];  /* rank 0, train.log_grad_norms: the last record's */
     int n_layer_norms;
+    long long state_bytes; /* rank 0: optim_state of the memory record */
 } result;
 
 /* The per-layer norms of the last train record with "grad_norms" in
@@ -48,8 +49,11 @@ static void read_layer_norms(const char *run, result *r)
     snprintf(path, sizeof path, "%s/metrics.jsonl", run);
     FILE *f = fopen(path, "r");
     if (!f) return;
-    while (fgets(line, sizeof line, f))
+    while (fgets(line, sizeof line, f)) {
         if (strstr(line, "\"grad_norms\":{")) snprintf(last, sizeof last, "%s", line);
+        const char *st = strstr(line, "\"type\":\"memory\"") ? strstr(line, "optim_state") : NULL;
+        if (st) r->state_bytes = atoll(st + 13);
+    }
     fclose(f);
     const char *p = strstr(last, "\"grad_norms\":{");
     for (p = p ? p + 14 : NULL; p && *p != '}' && r->n_layer_norms < 8;) {
@@ -164,6 +168,11 @@ static void parity(dt_comm *comm, const char *optim, const char *extra, const ch
     char what[200];
     snprintf(what, sizeof what, "%s %s %s", optim, extra ? extra : "", extra2 ? extra2 : "");
     expect_close(comm, what, &r[1], &r[0]);
+    /* The memory record of metrics.jsonl: the state divided by the ranks. */
+    const long long world = dt_comm_size(comm);
+    if (dt_comm_rank(comm) == 0)
+        CHECK(r[0].state_bytes > 0 && r[1].state_bytes * world >= r[0].state_bytes &&
+              r[1].state_bytes * world <= r[0].state_bytes + 2 * 4 * DT_SHARD_ALIGN * world);
     if (extra && strstr(extra, "log_grad_norms") && dt_comm_rank(comm) == 0)
         CHECK(r[0].n_layer_norms == 2 && r[0].layer_norms[0] > 0); /* two linear layers */
     free_results(r, 2);
