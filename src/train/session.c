@@ -243,7 +243,7 @@ static dt_status check_monitor(dt_session *s, dt_cfg *train)
         return dt_cfg_error(key ? key : train, "test_loss or test_accuracy, or a validation "
                             "part (data.validation_fraction or data.folds)",
                             "%s without validation data", dt_es_monitor_name(ts->es_monitor));
-    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY)
+    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY && !dt_loss_is_tokens(&s->loss))
         return dt_cfg_error(key ? key : train, "a loss monitor for a regression loss",
                             "%s with loss %s", dt_es_monitor_name(ts->es_monitor),
                             dt_loss_name(s->loss.kind));
@@ -298,6 +298,21 @@ static dt_status attach_nccl(dt_session *s)
     return DT_OK;
 }
 
+/* Shapes only (info, bench): the labels the model's output implies, classes
+ * by default, or a token class per step for loss.kind token_cross_entropy. */
+static dt_status labels_from_model(dt_session *s, dt_cfg *loss)
+{
+    const dt_shape *out = dt_model_out_shape(s->model);
+    const char *kind;
+    DT_TRY(dt_cfg_str(loss, "kind", "", &kind));
+    s->info.num_classes = (int)dt_shape_numel(out);
+    if (strcmp(kind, "token_cross_entropy") != 0 || out->ndim != 2) return DT_OK;
+    s->info.label_kind = DT_LABEL_TOKENS;
+    s->info.y_dim = (int)out->dim[0];
+    s->info.num_classes = (int)out->dim[1];
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -311,9 +326,11 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(read_device(s, dt_cfg_get(root, "runtime")));
 
     DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
-    if (!s->train && !s->test) /* shapes only: take the classes from the model */
-        s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
-    if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
+    if (!s->train && !s->test) DT_TRY(labels_from_model(s, dt_cfg_get(root, "loss")));
+    if (s->info.label_kind == DT_LABEL_TOKENS)
+        DT_TRY(dt_loss_setup_tokens(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
+                                    s->info.num_classes, s->info.y_dim, &s->loss));
+    else if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
         DT_TRY(dt_loss_setup_pixels(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
                                     s->info.num_classes, s->info.y_dim, &s->loss));
     else
