@@ -122,11 +122,13 @@ GENRES=$(awk '!seen[$2]++ { printf "%s%s", sep, $2; sep = "," }' "$PKG/cats.txt"
 say "training a SentencePiece $MODEL_TYPE model of $VOCAB pieces on the training files"
 awk '$1 == "train" { sub("^ids/", "", $2); sub("[.]ids$", ".txt", $2); print $2 }' \
     "$WORK/list.txt" | (cd "$WORK/text" && xargs cat) >"$WORK/train.txt"
-spm_train --input="$WORK/train.txt" --model_prefix="$WORK/spm" --vocab_size="$VOCAB" \
+# The model file records its training options, paths included: relative
+# paths keep it (and its checksum) the same wherever the cache is.
+(cd "$WORK" && spm_train --input=train.txt --model_prefix=spm --vocab_size="$VOCAB" \
     --model_type="$MODEL_TYPE" --character_coverage=1.0 --num_threads=1 --random_seed=1 \
     --pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3 --pad_piece='[PAD]' --unk_piece='[UNK]' \
     --bos_piece='[CLS]' --eos_piece='[SEP]' --control_symbols='[MASK]' --minloglevel=2 \
-    >"$WORK/spm_train.log" 2>&1 || { cat "$WORK/spm_train.log"; die "spm_train failed"; }
+    >spm_train.log 2>&1) || { cat "$WORK/spm_train.log"; die "spm_train failed"; }
 
 # One spm_encode over all files (loading the model 500 times costs half a
 # minute), then the ids cut back into files by their line counts.
