@@ -99,6 +99,9 @@ int dt_cmd_eval(int argc, char **argv)
     dt_eval_result r;
     dt_status st = dt_trainer_create(s, &t);
     if (st == DT_OK) st = dt_checkpoint_load(cli.checkpoint, s->model, NULL, &meta);
+    if (st == DT_OK)
+        st = dt_checkpoint_check_tokenizer(cli.checkpoint, &meta, &s->info, s->data_path,
+                                           "evaluating");
     st = dt_comm_agree(comm, st);
     if (st == DT_OK) st = dt_trainer_evaluate(t, s->test, &r);
     if (st == DT_OK && cli.predictions)

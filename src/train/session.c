@@ -9,6 +9,7 @@
 #include "backend/backend_cuda.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "data/mlm.h"
 #include "data/sampler.h"
 
 static const char *const g_monitors[] = {"val_loss", "val_accuracy", "test_loss",
@@ -52,6 +53,7 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_bool(t, "check_finite", 1, &ts->check_finite));
     DT_TRY(dt_cfg_bool(t, "log_grad_norms", 0, &ts->log_grad_norms));
     DT_TRY(dt_cfg_str(t, "resume", "", &ts->resume));
+    DT_TRY(dt_cfg_str(t, "init_from", "", &ts->init_from));
     DT_TRY(dt_cfg_str(t, "run_dir", "runs", &ts->run_root));
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));
     DT_TRY(dt_cfg_bool(s->cfg, "prefetch", 1, &ts->prefetch));
@@ -142,6 +144,37 @@ static dt_status read_validation(dt_session *s, dt_cfg *data)
     return DT_OK;
 }
 
+/* data.mlm {prob, mask, random}: masked-LM targets made at every read of
+ * each split (data/mlm.h). A set whose labels are made at load time gets
+ * the defaults without it; any other set of token labels only when asked. */
+static dt_status setup_masking(dt_session *s, dt_cfg *data)
+{
+    dt_cfg *const node = dt_cfg_get(data, "mlm");
+    const int tokens = s->info.label_kind == DT_LABEL_TOKENS;
+    if (!node && !(tokens && !s->info.labels_stored)) return DT_OK;
+    if (node && node->kind != DT_CFG_MAP)
+        return dt_cfg_error(node, "a map {prob, mask, random}", "a %s",
+                            node->kind == DT_CFG_SEQ ? "sequence" : "scalar");
+    dt_mlm m;
+    dt_mlm_init(&m, s->info.vocab_size, s->seed);
+    DT_TRY(dt_cfg_float(node, "prob", m.prob, 0.0, 1.0, &m.prob));
+    DT_TRY(dt_cfg_float(node, "mask", m.mask, 0.0, 1.0, &m.mask));
+    DT_TRY(dt_cfg_float(node, "random", m.random, 0.0, 1.0, &m.random));
+    if (!s->train && !s->test) return DT_OK; /* shapes only */
+    if (!tokens || s->info.vocab_size <= 0)
+        return dt_cfg_error(node, "a set of token ids with token labels (see docs/text.md)",
+                            "data set %s (%s)", s->data_path, s->info.name);
+    dt_status st = dt_mlm_check(&m);
+    if (st != DT_OK) return dt_error_prefix(st, "%s: ", s->config_path);
+    dt_dataset *const sets[3] = {s->train, s->test, s->val};
+    for (int i = 0; i < 3; i++)
+        if (sets[i]) DT_TRY(dt_dataset_set_mlm(sets[i], &m));
+    DT_INFO("masked LM on %s: %.0f%% of the tokens chosen per sample and epoch; of those "
+            "%.0f%% [MASK], %.0f%% random, %.0f%% kept", s->data_path, 100.0 * m.prob,
+            100.0 * m.mask, 100.0 * m.random, 100.0 * (1.0 - m.mask - m.random));
+    return DT_OK;
+}
+
 /* The data section: open the splits, or take the input shape from
  * model.input when no data is needed (info, bench). */
 static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
@@ -160,7 +193,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
         s->info.x_shape = dt_shape_make(nd, dims);
         s->info.label_kind = DT_LABEL_CLASS;
         s->info.y_dim = 1;
-        return DT_OK;
+        return setup_masking(s, data);
     }
     if (!path[0])
         return dt_error_set(DT_ERR_CONFIG, "%s: missing key 'data.path' (the shard set "
@@ -175,6 +208,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
         DT_TRY(dt_dataset_open(path, test_split, &s->test));
         if (!s->train) s->info = *dt_dataset_get_info(s->test);
     }
+    DT_TRY(setup_masking(s, data));
     if (nd > 0) {
         const dt_shape given = dt_shape_make(nd, dims);
         char a[64], b[64];

@@ -320,9 +320,10 @@ static dt_status save_checkpoint(fit_state *f, const char *name)
     DT_TRY(sync_buffers(f->t));
     dt_status st = DT_OK;
     if (dt_comm_rank(s->comm) == 0) {
-        const dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
-                                   .step_in_epoch = f->step_in_epoch, .seed = s->seed,
-                                   .world_size = dt_comm_size(s->comm)};
+        dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
+                             .step_in_epoch = f->step_in_epoch, .seed = s->seed,
+                             .world_size = dt_comm_size(s->comm)};
+        dt_ckpt_meta_set_tokenizer(&meta, &s->info, s->data_path);
         char *text = dt_cfg_to_string(s->cfg);
         st = dt_checkpoint_save(path, s->model, s->optim, &meta, text);
         free(text);
@@ -359,6 +360,9 @@ static dt_status resume(fit_state *f)
     dt_ckpt_meta meta = {0};
     dt_status st = DT_OK;
     if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_load(s->ts.resume, s->model, s->optim, &meta);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(s->ts.resume, &meta, &s->info, s->data_path,
+                                           "resuming from");
     DT_TRY(dt_comm_agree(s->comm, st));
     DT_TRY(dt_comm_bcast(s->comm, &meta, sizeof meta, 0));
     DT_TRY(bcast_floats(s, s->model->params, s->model->n_params));
@@ -374,6 +378,34 @@ static dt_status resume(fit_state *f)
     f->step_in_epoch = meta.step_in_epoch;
     DT_INFO("resumed from %s at step %lld (epoch %lld, step %lld of it)", s->ts.resume,
             (long long)meta.step, (long long)meta.epoch + 1, (long long)meta.step_in_epoch);
+    return DT_OK;
+}
+
+/* train.init_from: rank 0 takes the checkpoint's parameters of the same
+ * layer, name and shape (the rest stay as initialized, e.g. a new head)
+ * and all ranks receive them. Optimizer state and position start afresh. */
+static dt_status init_from(fit_state *f)
+{
+    dt_session *s = f->t->s;
+    const char *const path = s->ts.init_from;
+    dt_ckpt_meta meta = {0};
+    dt_init_report rep = {0};
+    dt_status st = DT_OK;
+    if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_init_from(path, s->model, &meta, &rep);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(path, &meta, &s->info, s->data_path,
+                                           "train.init_from:");
+    DT_TRY(dt_comm_agree(s->comm, st));
+    DT_TRY(bcast_floats(s, s->model->params, s->model->n_params));
+    if (s->model->n_buffers) DT_TRY(bcast_floats(s, s->model->buffers, s->model->n_buffers));
+    DT_TRY(dt_comm_bcast(s->comm, &rep, sizeof rep, 0));
+    if (rep.loaded == 0)
+        return dt_error_set(DT_ERR_CONFIG, "train.init_from %s: no parameter of the model is in "
+                            "the checkpoint (layers are matched by name)", path);
+    DT_INFO("init_from %s: loaded %d tensor(s), %lld values; %d left as initialized%s%s; %d "
+            "of the checkpoint unused%s%s", path, rep.loaded, (long long)rep.values, rep.fresh,
+            rep.fresh ? ": " : "", rep.fresh_names, rep.unused, rep.unused ? ": " : "",
+            rep.unused_names);
     return DT_OK;
 }
 
@@ -606,7 +638,11 @@ static dt_status fit_setup(fit_state *f)
 {
     dt_session *s = f->t->s;
     DT_TRY(check_same_params(s));
+    if (s->ts.resume[0] && s->ts.init_from[0])
+        DT_INFO("resuming from %s; train.init_from (%s) applies to a fresh start only",
+                s->ts.resume, s->ts.init_from);
     if (s->ts.resume[0]) DT_TRY(resume(f));
+    else if (s->ts.init_from[0]) DT_TRY(init_from(f));
     dt_early_stop_init(&f->es, s->ts.es_maximize, s->ts.es_patience, s->ts.es_min_delta);
     const dt_status ws =
         dt_comm_rank(s->comm) == 0 ? dt_session_write_split(s, f->run.path) : DT_OK;
