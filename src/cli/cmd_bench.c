@@ -89,9 +89,10 @@ static void report_overlap(const dt_session *s, const dt_trainer *t, int64_t ste
     const dt_reducer_stats st = dt_trainer_reducer_stats(t);
     const double wait = st.wait_s / (double)steps, full = blocking_allreduce_s(s);
     if (dt_comm_rank(s->comm) != 0) return;
-    printf("  all-reduce: %.3f ms/step waiting after backward (%.1f of %lld buckets started "
+    printf("  %s: %.3f ms/step waiting after backward (%.1f of %lld buckets started "
            "during backward); a blocking all-reduce of all %lld gradients takes %.3f ms\n",
-           1e3 * wait, (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
+           s->optim->shard ? "reduce-scatter" : "all-reduce", 1e3 * wait,
+           (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
            (long long)s->model->n_params, 1e3 * full);
 }
 
@@ -120,6 +121,17 @@ static dt_status run_bench(dt_session *s, const dt_cli *cli, double *rates, int 
         rates[(*n_rates)++] = (double)(B * cli->steps) / (dt_now() - t0);
     }
     if (st == DT_OK) report_overlap(s, t, (int64_t)(cli->warmup + cli->intervals * cli->steps));
+    dt_memory_report mem;
+    if (st == DT_OK) st = dt_trainer_memory(t, &mem);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0) {
+        char text[400];
+        dt_memory_report_text(&mem, text, sizeof text);
+        printf("  memory per rank: %s\n", text);
+        printf("memory: params=%lld grads=%lld optim_state=%lld optim_scratch=%lld "
+               "activations=%lld total=%lld sharded=%d\n", (long long)mem.params,
+               (long long)mem.grads, (long long)mem.optim_state, (long long)mem.optim_scratch,
+               (long long)mem.activations, (long long)mem.total, mem.sharded);
+    }
     dt_trainer_destroy(t);
     free(x);
     free(y);
@@ -215,9 +227,10 @@ int dt_cmd_bench(int argc, char **argv)
     const double med = rates[n_rates / 2];
     const double gflops = med * 6.0 * (double)dt_model_macs(s->model) / 1e9;
     if (dt_comm_rank(comm) == 0) {
-        printf("bench %s: %d rank(s) x %d thread(s), global batch %lld, optimizer %s\n",
+        printf("bench %s: %d rank(s) x %d thread(s), global batch %lld, optimizer %s%s\n",
                cli.config, dt_comm_size(comm), s->threads, (long long)s->ts.batch_size,
-               dt_optim_name(s->optim->kind));
+               dt_optim_name(s->optim->kind),
+               s->optim->shard && dt_comm_size(comm) > 1 ? " (state sharded)" : "");
         printf("  %.0f samples/s median of %d intervals of %d steps (min %.0f, max %.0f), "
                "%.2f ms/step, %.1f GFLOP/s\n", med, n_rates, cli.steps, rates[0],
                rates[n_rates - 1], 1e3 * (double)s->ts.batch_size / med, gflops);

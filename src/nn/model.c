@@ -260,6 +260,14 @@ void dt_model_reserve(dt_model *m, int64_t rows)
     }
 }
 
+int64_t dt_model_activation_bytes(const dt_model *m)
+{
+    int64_t per_row = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        per_row += 2 * dt_shape_numel(&m->layers[i]->out_shape) + layer_scratch(m->layers[i]);
+    return (per_row * m->max_batch + m->work_floats) * (int64_t)sizeof(float);
+}
+
 const dt_shape *dt_model_out_shape(const dt_model *m)
 {
     return &m->layers[m->n_layers - 1]->out_shape;

@@ -58,6 +58,8 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));
     DT_TRY(dt_cfg_bool(s->cfg, "prefetch", 1, &ts->prefetch));
     DT_TRY(read_early_stopping(ts, t));
+    static const char *const precisions[] = {"fp32", "bf16", NULL};
+    DT_TRY(dt_cfg_enum(t, "precision", "fp32", precisions, &ts->precision));
 
     double bucket_mb;
     DT_TRY(dt_cfg_float(dist, "bucket_mb", 4.0, 0.001, 4096.0, &bucket_mb));
@@ -264,6 +266,39 @@ static void set_optim_groups(dt_session *s)
     free(g);
 }
 
+static dt_status sum_over_comm(void *ctx, double *buf, int64_t n)
+{
+    return dt_comm_allreduce_f64(ctx, buf, n);
+}
+
+/* optim.shard: this rank keeps optimizer state for its shard only, and
+ * the optimizer sums what needs the whole vector over the session's
+ * communicator (a group's own, under sweeps and ensembles). On one rank
+ * the shard is everything and nothing is summed. */
+static void shard_optim(dt_session *s)
+{
+    if (!s->optim->shard) return;
+    const int world = dt_comm_size(s->comm), rank = dt_comm_rank(s->comm);
+    int64_t *b = dt_calloc((size_t)world + 1, sizeof *b);
+    dt_optim_shard_bounds(s->model->n_params, world, b);
+    dt_optim_set_shard(s->optim, b[rank], b[rank + 1] - b[rank],
+                       world > 1 ? sum_over_comm : NULL, s->comm);
+    free(b);
+}
+
+/* train.precision: bf16 means bf16 compute over fp32 master weights, which
+ * needs bf16 kernels no backend of this build has. */
+static dt_status check_precision(const dt_session *s, dt_cfg *train)
+{
+    if (s->ts.precision == DT_PRECISION_FP32) return DT_OK;
+    dt_cfg *key = dt_cfg_get(train, "precision");
+    if (s->be->device == DT_CPU)
+        return dt_cfg_error(key, "fp32 on the cpu backend (bf16 compute with fp32 master "
+                            "weights needs a backend that supports bf16)", "bf16");
+    return dt_cfg_error(key, "fp32 (the cuda backend of this build has no bf16 kernels; "
+                        "bf16 needs a backend that supports it)", "bf16");
+}
+
 /* The early-stopping monitor must exist: val_* needs a validation part,
  * *_accuracy a classification loss. */
 static dt_status check_monitor(dt_session *s, dt_cfg *train)
@@ -358,6 +393,7 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(open_data(s, dt_cfg_get(root, "data"), model_cfg, need));
     DT_TRY(read_settings(s, dt_cfg_get(root, "train"), dt_cfg_get(root, "dist")));
     DT_TRY(read_device(s, dt_cfg_get(root, "runtime")));
+    DT_TRY(check_precision(s, dt_cfg_get(root, "train")));
 
     DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
     if (!s->train && !s->test) DT_TRY(labels_from_model(s, dt_cfg_get(root, "loss")));
@@ -378,6 +414,7 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), s->be, s->model->n_params,
                            total, &s->optim));
     set_optim_groups(s);
+    shard_optim(s);
     dt_optim_set_batch(s->optim, s->ts.batch_size);
     DT_TRY(dt_regularize_setup(root, &s->info.x_shape, &s->reg));
     DT_TRY(check_monitor(s, dt_cfg_get(root, "train")));
