@@ -62,7 +62,7 @@ def write_data(out, kind):
         name = split + "-00000.h5"
         with h5py.File(os.path.join(out, name), "w") as f:
             f.create_dataset("x", data=x)
-            f.create_dataset("y", data=y)
+            f.create_dataset("y", data=y.astype(np.int32))  # token labels are int32
         raw = open(os.path.join(out, name), "rb").read()
         crc = "%08x" % (zlib.crc32(raw) & 0xffffffff)
         shard = {"file": name, "count": n, "bytes": len(raw), "crc32": crc}
