@@ -9,6 +9,7 @@
 #include "backend/backend_cuda.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "data/mlm.h"
 #include "data/sampler.h"
 
 static const char *const g_monitors[] = {"val_loss", "val_accuracy", "test_loss",
@@ -52,6 +53,7 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_bool(t, "check_finite", 1, &ts->check_finite));
     DT_TRY(dt_cfg_bool(t, "log_grad_norms", 0, &ts->log_grad_norms));
     DT_TRY(dt_cfg_str(t, "resume", "", &ts->resume));
+    DT_TRY(dt_cfg_str(t, "init_from", "", &ts->init_from));
     DT_TRY(dt_cfg_str(t, "run_dir", "runs", &ts->run_root));
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));
     DT_TRY(dt_cfg_bool(s->cfg, "prefetch", 1, &ts->prefetch));
@@ -144,6 +146,37 @@ static dt_status read_validation(dt_session *s, dt_cfg *data)
     return DT_OK;
 }
 
+/* data.mlm {prob, mask, random}: masked-LM targets made at every read of
+ * each split (data/mlm.h). A set whose labels are made at load time gets
+ * the defaults without it; any other set of token labels only when asked. */
+static dt_status setup_masking(dt_session *s, dt_cfg *data)
+{
+    dt_cfg *const node = dt_cfg_get(data, "mlm");
+    const int tokens = s->info.label_kind == DT_LABEL_TOKENS;
+    if (!node && !(tokens && !s->info.labels_stored)) return DT_OK;
+    if (node && node->kind != DT_CFG_MAP)
+        return dt_cfg_error(node, "a map {prob, mask, random}", "a %s",
+                            node->kind == DT_CFG_SEQ ? "sequence" : "scalar");
+    dt_mlm m;
+    dt_mlm_init(&m, s->info.vocab_size, s->seed);
+    DT_TRY(dt_cfg_float(node, "prob", m.prob, 0.0, 1.0, &m.prob));
+    DT_TRY(dt_cfg_float(node, "mask", m.mask, 0.0, 1.0, &m.mask));
+    DT_TRY(dt_cfg_float(node, "random", m.random, 0.0, 1.0, &m.random));
+    if (!s->train && !s->test) return DT_OK; /* shapes only */
+    if (!tokens || s->info.vocab_size <= 0)
+        return dt_cfg_error(node, "a set of token ids with token labels (see docs/text.md)",
+                            "data set %s (%s)", s->data_path, s->info.name);
+    dt_status st = dt_mlm_check(&m);
+    if (st != DT_OK) return dt_error_prefix(st, "%s: ", s->config_path);
+    dt_dataset *const sets[3] = {s->train, s->test, s->val};
+    for (int i = 0; i < 3; i++)
+        if (sets[i]) DT_TRY(dt_dataset_set_mlm(sets[i], &m));
+    DT_INFO("masked LM on %s: %.0f%% of the tokens chosen per sample and epoch; of those "
+            "%.0f%% [MASK], %.0f%% random, %.0f%% kept", s->data_path, 100.0 * m.prob,
+            100.0 * m.mask, 100.0 * m.random, 100.0 * (1.0 - m.mask - m.random));
+    return DT_OK;
+}
+
 /* The data section: open the splits, or take the input shape from
  * model.input when no data is needed (info, bench). */
 static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
@@ -162,7 +195,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
         s->info.x_shape = dt_shape_make(nd, dims);
         s->info.label_kind = DT_LABEL_CLASS;
         s->info.y_dim = 1;
-        return DT_OK;
+        return setup_masking(s, data);
     }
     if (!path[0])
         return dt_error_set(DT_ERR_CONFIG, "%s: missing key 'data.path' (the shard set "
@@ -177,6 +210,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
         DT_TRY(dt_dataset_open(path, test_split, &s->test));
         if (!s->train) s->info = *dt_dataset_get_info(s->test);
     }
+    DT_TRY(setup_masking(s, data));
     if (nd > 0) {
         const dt_shape given = dt_shape_make(nd, dims);
         char a[64], b[64];
@@ -278,7 +312,7 @@ static dt_status check_monitor(dt_session *s, dt_cfg *train)
         return dt_cfg_error(key ? key : train, "test_loss or test_accuracy, or a validation "
                             "part (data.validation_fraction or data.folds)",
                             "%s without validation data", dt_es_monitor_name(ts->es_monitor));
-    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY)
+    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY && !dt_loss_is_tokens(&s->loss))
         return dt_cfg_error(key ? key : train, "a loss monitor for a regression loss",
                             "%s with loss %s", dt_es_monitor_name(ts->es_monitor),
                             dt_loss_name(s->loss.kind));
@@ -333,6 +367,21 @@ static dt_status attach_nccl(dt_session *s)
     return DT_OK;
 }
 
+/* Shapes only (info, bench): the labels the model's output implies, classes
+ * by default, or a token class per step for loss.kind token_cross_entropy. */
+static dt_status labels_from_model(dt_session *s, dt_cfg *loss)
+{
+    const dt_shape *out = dt_model_out_shape(s->model);
+    const char *kind;
+    DT_TRY(dt_cfg_str(loss, "kind", "", &kind));
+    s->info.num_classes = (int)dt_shape_numel(out);
+    if (strcmp(kind, "token_cross_entropy") != 0 || out->ndim != 2) return DT_OK;
+    s->info.label_kind = DT_LABEL_TOKENS;
+    s->info.y_dim = (int)out->dim[0];
+    s->info.num_classes = (int)out->dim[1];
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -347,9 +396,11 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(check_precision(s, dt_cfg_get(root, "train")));
 
     DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
-    if (!s->train && !s->test) /* shapes only: take the classes from the model */
-        s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
-    if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
+    if (!s->train && !s->test) DT_TRY(labels_from_model(s, dt_cfg_get(root, "loss")));
+    if (s->info.label_kind == DT_LABEL_TOKENS)
+        DT_TRY(dt_loss_setup_tokens(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
+                                    s->info.num_classes, s->info.y_dim, &s->loss));
+    else if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
         DT_TRY(dt_loss_setup_pixels(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
                                     s->info.num_classes, s->info.y_dim, &s->loss));
     else

@@ -27,6 +27,8 @@ typedef struct dt_train_settings {
     int64_t checkpoint_every; /* epochs between checkpoints (0: final only) */
     int shuffle, prefetch;
     const char *resume;   /* checkpoint to continue from, or "" */
+    const char *init_from; /* checkpoint whose parameters of the same name and shape
+                            * start the model (fine-tuning), or "" */
     const char *run_root; /* parent of run directories */
     const char *run_name; /* "" = derived from the config name and time */
     int64_t bucket_bytes; /* reducer bucket size */

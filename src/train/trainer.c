@@ -124,6 +124,21 @@ dt_reducer_stats dt_trainer_reducer_stats(const dt_trainer *t)
     return dt_reducer_get_stats(t->reducer);
 }
 
+/* A token loss's denominator: the target tokens of the whole global batch,
+ * summed over the ranks (one small all-reduce), so that every rank scales
+ * its gradients alike and the result does not depend on how the batch was
+ * split. Other losses keep *denom (the global batch). Collective for
+ * token losses. */
+static dt_status count_targets(dt_trainer *t, const float *y, int64_t n, double *denom)
+{
+    dt_session *s = t->s;
+    if (!dt_loss_is_tokens(&s->loss)) return DT_OK;
+    double c = (double)dt_loss_count_targets(&s->loss, y, n);
+    DT_TRY(dt_comm_allreduce_f64(s->comm, &c, 1));
+    *denom = c;
+    return DT_OK;
+}
+
 /* Sharded: the per-layer gradient norms from every rank's shard. */
 static dt_status shard_grad_norms(dt_trainer *t)
 {
@@ -166,11 +181,17 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     double g2_micro = 0.0; /* first micro-batch's |g|^2 (noise scale on one rank) */
     /* Input noise and augmentation work on the host copy, before staging. */
     x = dt_regularize_inputs(&s->reg, x, index, n, s->optim->step, s->seed);
+
+    /* The loss is a mean over the global batch's samples or, per token,
+     * over its target tokens, counted on the host copy of the labels. */
+    double denom = (double)global_n;
+    DT_TRY(count_targets(t, y, n, &denom));
     stage_batch(t, &x, &y, n);
     dt_regularize_perturb(&s->reg, m->be, m->params, m->n_params, s->optim->step, s->seed);
 
     /* Every parameter belongs to a layer that writes its gradient on the
      * first micro-step, so the gradients need no zeroing. */
+    const float scale = denom > 0 ? (float)(1.0 / denom) : 0.0f;
     for (int64_t a = 0; a < acc; a++) {
         const int64_t lo = a * n / acc, hi = (a + 1) * n / acc;
         const dt_pass p = {.be = m->be, .n = hi - lo, .index = index + lo,
@@ -178,7 +199,7 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
                            .overwrite_grads = a == 0};
         dt_model_forward(m, x + lo * t->in_numel, &p);
         const dt_loss_sums ls = dt_loss_compute(&s->loss, m->be, dt_model_output(m),
-                                                y + lo * t->y_dim, p.n, 1.0f / (float)global_n,
+                                                y + lo * t->y_dim, p.n, scale,
                                                 dt_model_output_grad(m));
         sums[0] += ls.loss;
         sums[1] += (double)ls.correct;
@@ -203,9 +224,11 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     if (t->sharded) sums[4] = m->be->sumsq(grads, s->optim->len);
     DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 5));
 
-    out->loss = sums[0] / (double)global_n;
-    out->accuracy = sums[1] / (double)global_n / (double)s->loss.positions;
+    const double per = denom > 0 ? denom : 1.0;
+    out->loss = sums[0] / per;
+    out->accuracy = sums[1] / per / (double)s->loss.positions;
     out->global_n = global_n;
+    out->targets = dt_loss_is_tokens(&s->loss) ? (int64_t)denom : global_n;
     if (s->ts.check_finite && !isfinite(out->loss)) {
         if (t->last_finite_step < 0)
             return dt_error_set(DT_ERR_NUMERIC, "step %lld: the loss is %s at the first step "
@@ -325,7 +348,7 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
     int64_t *index = dt_calloc((size_t)chunk, sizeof(int64_t));
     const int64_t classes = s->loss.classes, pixels = s->loss.positions > 1;
     int64_t *confusion = pixels ? dt_calloc((size_t)(classes * classes), sizeof(int64_t)) : NULL;
-    double sums[4] = {0.0, 0.0, (double)(hi - lo), 0.0};
+    double sums[5] = {0.0, 0.0, (double)(hi - lo), 0.0, 0.0}; /* ..., targets */
     dt_status st = DT_OK;
     for (int64_t at = lo; st == DT_OK && at < hi; at += chunk) {
         const int64_t n = hi - at < chunk ? hi - at : chunk;
@@ -343,12 +366,13 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
         sums[0] += ls.loss;
         sums[1] += (double)ls.correct;
         sums[3] += (double)ls.correct5;
+        sums[4] += (double)ls.targets;
     }
     free(x);
     free(y);
     free(index);
     st = dt_comm_agree(s->comm, st);
-    if (st == DT_OK) st = dt_comm_allreduce_f64(s->comm, sums, 4);
+    if (st == DT_OK) st = dt_comm_allreduce_f64(s->comm, sums, 5);
     if (st == DT_OK && pixels) st = eval_iou(s, confusion, classes, &out->mean_iou);
     free(confusion);
     DT_TRY(st);
@@ -357,6 +381,11 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
     const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY && out->count;
     out->accuracy = cls ? sums[1] / sums[2] / (double)s->loss.positions : 0.0;
     out->top5 = cls && !pixels && classes > 5 ? sums[3] / sums[2] : 0.0;
+    out->targets = (int64_t)sums[4];
+    if (dt_loss_is_tokens(&s->loss)) { /* means over the target tokens */
+        out->loss = sums[4] > 0 ? sums[0] / sums[4] : 0.0;
+        out->accuracy = sums[4] > 0 ? sums[1] / sums[4] : 0.0;
+    }
     return DT_OK;
 }
 
@@ -368,7 +397,7 @@ typedef struct fit_state {
     dt_loader *loader;
     dt_progress prog;
     int64_t epoch, step_in_epoch, steps_per_epoch;
-    double interval_start, interval_loss;
+    double interval_start, interval_loss, interval_acc;
     int64_t interval_steps, interval_samples;
     double epoch_loss, epoch_correct;
     int64_t epoch_samples;
@@ -436,9 +465,10 @@ static dt_status save_checkpoint(fit_state *f, const char *name)
     float **full = alloc_full_state(f->t);
     dt_status st = f->t->sharded ? gather_state(f->t, full) : DT_OK;
     if (st == DT_OK && dt_comm_rank(s->comm) == 0) {
-        const dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
-                                   .step_in_epoch = f->step_in_epoch, .seed = s->seed,
-                                   .world_size = dt_comm_size(s->comm)};
+        dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
+                             .step_in_epoch = f->step_in_epoch, .seed = s->seed,
+                             .world_size = dt_comm_size(s->comm)};
+        dt_ckpt_meta_set_tokenizer(&meta, &s->info, s->data_path);
         char *text = dt_cfg_to_string(s->cfg);
         st = dt_checkpoint_save_state(path, s->model, s->optim, (const float *const *)full,
                                       &meta, text);
@@ -480,6 +510,9 @@ static dt_status resume(fit_state *f)
     float **full = alloc_full_state(f->t);
     if (dt_comm_rank(s->comm) == 0)
         st = dt_checkpoint_load_state(s->ts.resume, s->model, s->optim, full, &meta);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(s->ts.resume, &meta, &s->info, s->data_path,
+                                           "resuming from");
     st = dt_comm_agree(s->comm, st);
     if (st == DT_OK && f->t->sharded) st = scatter_state(f->t, full);
     free_full_state(full);
@@ -501,6 +534,34 @@ static dt_status resume(fit_state *f)
     return DT_OK;
 }
 
+/* train.init_from: rank 0 takes the checkpoint's parameters of the same
+ * layer, name and shape (the rest stay as initialized, e.g. a new head)
+ * and all ranks receive them. Optimizer state and position start afresh. */
+static dt_status init_from(fit_state *f)
+{
+    dt_session *s = f->t->s;
+    const char *const path = s->ts.init_from;
+    dt_ckpt_meta meta = {0};
+    dt_init_report rep = {0};
+    dt_status st = DT_OK;
+    if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_init_from(path, s->model, &meta, &rep);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(path, &meta, &s->info, s->data_path,
+                                           "train.init_from:");
+    DT_TRY(dt_comm_agree(s->comm, st));
+    DT_TRY(bcast_floats(s, s->model->params, s->model->n_params));
+    if (s->model->n_buffers) DT_TRY(bcast_floats(s, s->model->buffers, s->model->n_buffers));
+    DT_TRY(dt_comm_bcast(s->comm, &rep, sizeof rep, 0));
+    if (rep.loaded == 0)
+        return dt_error_set(DT_ERR_CONFIG, "train.init_from %s: no parameter of the model is in "
+                            "the checkpoint (layers are matched by name)", path);
+    DT_INFO("init_from %s: loaded %d tensor(s), %lld values; %d left as initialized%s%s; %d "
+            "of the checkpoint unused%s%s", path, rep.loaded, (long long)rep.values, rep.fresh,
+            rep.fresh ? ": " : "", rep.fresh_names, rep.unused, rep.unused ? ": " : "",
+            rep.unused_names);
+    return DT_OK;
+}
+
 static void log_interval(fit_state *f, int force)
 {
     dt_session *s = f->t->s;
@@ -513,18 +574,23 @@ static void log_interval(fit_state *f, int force)
     dt_progress_update(&f->prog, &pt, force);
     if (!force) return;
 
-    char rec[2800], noise[160];
+    char rec[2800], noise[160], tokens[160] = "";
     const char *norms = f->t->grad_norms;
     dt_noise_scale_json(&f->t->noise, noise, sizeof noise);
+    if (dt_loss_is_tokens(&s->loss)) /* per target token; perplexity of the mean loss */
+        snprintf(tokens, sizeof tokens, ",\"accuracy\":%.8g,\"perplexity\":%.8g,"
+                 "\"tokens_per_s\":%.1f", f->interval_steps ? f->interval_acc /
+                 (double)f->interval_steps : 0.0, exp(pt.loss),
+                 pt.samples_per_s * (double)s->loss.steps);
     snprintf(rec, sizeof rec, "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.8g,"
-             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f%s%s%s}",
+             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f%s,\"time_s\":%.3f%s%s%s}",
              (long long)pt.step, (long long)f->epoch + 1, pt.loss, pt.lr,
-             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start, noise,
+             s->optim->last_grad_norm, pt.samples_per_s, tokens, now - f->prog.start, noise,
              norms[0] ? "," : "", norms);
     f->t->grad_norms[0] = '\0';
     dt_rundir_metric(&f->run, rec);
     f->interval_start = now;
-    f->interval_loss = 0.0;
+    f->interval_loss = f->interval_acc = 0.0;
     f->interval_steps = f->interval_samples = 0;
 }
 
@@ -545,6 +611,7 @@ static dt_status run_epoch(fit_state *f, int64_t *budget)
         DT_TRY(dt_trainer_step(f->t, b.x, b.y, b.index, b.n, b.global_n, &r));
         f->step_in_epoch++;
         f->interval_loss += r.loss;
+        f->interval_acc += r.accuracy;
         f->interval_steps++;
         f->interval_samples += b.global_n;
         f->epoch_loss += r.loss * (double)b.global_n;
@@ -562,9 +629,15 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
     dt_progress_break(&f->prog);
     DT_TRY(dt_trainer_evaluate(f->t, s->test, ev));
 
-    const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY;
+    const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY, tok = dt_loss_is_tokens(&s->loss);
     const double train_loss = f->epoch_samples ? f->epoch_loss / (double)f->epoch_samples : 0;
-    char acc[128] = "";
+    char acc[128] = "", tokens[128] = "";
+    if (tok) {
+        snprintf(acc, sizeof acc, "  test token accuracy %.2f%%  perplexity %.3f",
+                 100.0 * ev->accuracy, exp(ev->loss));
+        snprintf(tokens, sizeof tokens, ",\"perplexity\":%.8g,\"targets\":%lld",
+                 exp(ev->loss), (long long)ev->targets);
+    }
     if (cls) {
         const int len = snprintf(acc, sizeof acc, "  test %saccuracy %.2f%%",
                                  s->loss.positions > 1 ? "pixel " : "", 100.0 * ev->accuracy);
@@ -580,11 +653,11 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
     char rec[512];
     snprintf(rec, sizeof rec, "{\"type\":\"eval\",\"split\":\"test\",\"epoch\":%lld,"
              "\"step\":%lld,\"train_loss\":%.8g,\"train_accuracy\":%.8g,\"loss\":%.8g,"
-             "\"accuracy\":%.8g,\"top5\":%.8g,\"mean_iou\":%.8g,\"count\":%lld,"
+             "\"accuracy\":%.8g,\"top5\":%.8g,\"mean_iou\":%.8g,\"count\":%lld%s,"
              "\"time_s\":%.3f}", (long long)f->epoch + 1,
              (long long)s->optim->step, train_loss,
              f->epoch_samples ? f->epoch_correct / (double)f->epoch_samples : 0.0, ev->loss,
-             ev->accuracy, ev->top5, ev->mean_iou, (long long)ev->count,
+             ev->accuracy, ev->top5, ev->mean_iou, (long long)ev->count, tokens,
              dt_now() - f->prog.start);
     dt_rundir_metric(&f->run, rec);
     f->epoch_loss = f->epoch_correct = 0.0;
@@ -600,6 +673,9 @@ static dt_status eval_validation(fit_state *f, dt_eval_result *vr)
     char acc[64] = "";
     if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
         snprintf(acc, sizeof acc, "  accuracy %.2f%%", 100.0 * vr->accuracy);
+    if (dt_loss_is_tokens(&s->loss))
+        snprintf(acc, sizeof acc, "  token accuracy %.2f%%  perplexity %.3f",
+                 100.0 * vr->accuracy, exp(vr->loss));
     DT_INFO("epoch %lld/%lld  validation loss %.4f%s  (%lld samples)", (long long)f->epoch + 1,
             (long long)s->ts.epochs, vr->loss, acc, (long long)vr->count);
     char rec[320];
@@ -715,7 +791,11 @@ static dt_status fit_setup(fit_state *f)
 {
     dt_session *s = f->t->s;
     DT_TRY(check_same_params(s));
+    if (s->ts.resume[0] && s->ts.init_from[0])
+        DT_INFO("resuming from %s; train.init_from (%s) applies to a fresh start only",
+                s->ts.resume, s->ts.init_from);
     if (s->ts.resume[0]) DT_TRY(resume(f));
+    else if (s->ts.init_from[0]) DT_TRY(init_from(f));
     dt_early_stop_init(&f->es, s->ts.es_maximize, s->ts.es_patience, s->ts.es_min_delta);
     const dt_status ws =
         dt_comm_rank(s->comm) == 0 ? dt_session_write_split(s, f->run.path) : DT_OK;

@@ -21,12 +21,15 @@ typedef struct dt_eval_result {
     int64_t count;   /* samples evaluated over all ranks */
     double top5;     /* classification over more than 5 classes: label in the top 5 */
     double mean_iou; /* per-pixel classes: mean over classes of intersection / union */
+    int64_t targets; /* token losses: target tokens evaluated (loss and accuracy are
+                        means over them; perplexity = exp(loss)) */
 } dt_eval_result;
 
 typedef struct dt_step_result {
-    double loss;     /* mean over the global batch */
-    double accuracy; /* classification: fraction of the global batch correct */
+    double loss;     /* mean over the global batch (token losses: its target tokens) */
+    double accuracy; /* classification: fraction of the global batch (targets) correct */
     int64_t global_n;
+    int64_t targets; /* token losses: target tokens of the global batch; else global_n */
 } dt_step_result;
 
 typedef struct dt_trainer dt_trainer;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_attn.h"
 #include "backend/cpu/cpu_math.h"
 #include "backend/cpu/cpu_optim.h"
 #include "backend/cpu/cpu_conv.h"
@@ -275,7 +276,7 @@ static dt_loss_sums cpu_cross_entropy(const float *logits, const float *labels, 
             d[j] = scale * (prob - (j == label ? on : off));
         }
     }
-    return (dt_loss_sums){loss, correct, correct5};
+    return (dt_loss_sums){.loss = loss, .correct = correct, .correct5 = correct5};
 }
 
 static dt_loss_sums cpu_mse(const float *pred, const float *target, int64_t rows, int64_t dim,
@@ -411,6 +412,12 @@ static const dt_backend cpu_backend = {
     .seq_lengths = dt_cpu_seq_lengths,
     .embed_forward = dt_cpu_embed_forward,
     .embed_backward = dt_cpu_embed_backward,
+    /* transformers: cpu_attn.c */
+    .attention_workspace = dt_cpu_attention_workspace,
+    .attention_forward = dt_cpu_attention_forward,
+    .attention_backward = dt_cpu_attention_backward,
+    .token_segments = dt_cpu_token_segments,
+    .token_cross_entropy = dt_cpu_token_cross_entropy,
     .sync = cpu_sync,
 };
 
