@@ -348,11 +348,14 @@ static dt_status read_device(dt_session *s, dt_cfg *rt)
     s->be = dt_backend_cpu();
     s->gpu = -1;
     if (device == 0) return DT_OK;
+    /* A build without CUDA says so first; one with CUDA but not NCCL can
+     * still train on one rank. */
+    DT_TRY(pick_gpu(s, rt, gpu));
     if (!dt_nccl_built() && dt_comm_size(s->comm) > 1) {
         dt_nccl *n;
         return dt_nccl_create(s->comm, 0.0, &n); /* the error of a build without NCCL */
     }
-    return pick_gpu(s, rt, gpu);
+    return DT_OK;
 }
 
 /* With GPUs, the NCCL communicator for the gradients. Collective: called
