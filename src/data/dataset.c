@@ -294,8 +294,11 @@ static dt_status parse_label(const char *mpath, const cJSON *root, dt_dataset_in
         info->y_dim = (int)v;
     } else if (strcmp(kind, "tokens") == 0) {
         info->label_kind = DT_LABEL_TOKENS;
-        DT_TRY(get_int(mpath, label, "num_classes", "label.num_classes", 1, INT32_MAX, &v));
-        info->num_classes = (int)v;
+        info->num_classes = 0;
+        if (cJSON_GetObjectItemCaseSensitive(label, "num_classes")) {
+            DT_TRY(get_int(mpath, label, "num_classes", "label.num_classes", 1, INT32_MAX, &v));
+            info->num_classes = (int)v;
+        }
         DT_TRY(get_int(mpath, label, "dim", "label.dim", 1, 1 << 24, &v));
         info->y_dim = (int)v;
         if (dt_shape_numel(&info->x_shape) != info->y_dim)
@@ -792,6 +795,13 @@ static dt_status put_y(const dt_dataset *ds, const want *w, const uint8_t *src, 
                 return dt_error_set(DT_ERR_DATA, "shard %s row %lld: pixel %lld has label %g, "
                                     "not a class in [0, %d)", ds->shards[w->shard].path,
                                     (long long)w->row, (long long)k, row[k], in->num_classes);
+        for (int64_t k = 0; in->label_kind == DT_LABEL_TOKENS && k < in->y_dim; k++)
+            if (!(row[k] >= -1.0f && row[k] == (int)row[k] &&
+                  (!in->num_classes || row[k] < (float)in->num_classes)))
+                return dt_error_set(DT_ERR_DATA, "shard %s row %lld: step %lld has label %g, "
+                                    "neither -1 (no target) nor a token id below %d",
+                                    ds->shards[w->shard].path, (long long)w->row, (long long)k,
+                                    row[k], in->num_classes ? in->num_classes : INT32_MAX);
         return DT_OK;
     }
     int32_t label;

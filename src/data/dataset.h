@@ -41,7 +41,7 @@ typedef struct dt_dataset_info {
     dt_dtype x_dtype; /* storage: DT_U8 (read back scaled by x_scale) or DT_F32 */
     float x_scale;    /* read value = stored value * x_scale (1/255 for bytes) */
     dt_label_kind label_kind;
-    int num_classes; /* DT_LABEL_CLASS, DT_LABEL_PIXEL_CLASS */
+    int num_classes; /* DT_LABEL_CLASS, DT_LABEL_PIXEL_CLASS; DT_LABEL_TOKENS: vocab or 0 */
     int y_dim;       /* floats per sample in y as read: 1 for classes */
     int n_shards;
     char source[256]; /* where the data came from, from the manifest */

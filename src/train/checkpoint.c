@@ -139,15 +139,20 @@ static int write_buffers(hid_t f, const dt_model *m)
     return e;
 }
 
-static int write_optim(hid_t f, const dt_optim *o, float *host)
+/* State buffer i over all parameters: from `state` (host) when given, else
+ * copied from the optimizer, which then holds all of it. */
+static int write_optim(hid_t f, const dt_optim *o, const float *const *state, float *host)
 {
     const hid_t g = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int e = g < 0;
     if (!e) e |= put_attr_str(g, "kind", dt_optim_name(o->kind));
     if (!e) e |= put_attr_i64(g, "step", o->step);
     for (int i = 0; !e && i < o->n_state; i++) {
-        o->be->to_host(host, o->state[i], (size_t)o->n * sizeof(float));
-        e |= write_floats(g, o->state_names[i], host, 1, &o->n);
+        if (!state) {
+            DT_ASSERT(o->lo == 0 && o->len == o->n);
+            o->be->to_host(host, o->state[i], (size_t)o->n * sizeof(float));
+        }
+        e |= write_floats(g, o->state_names[i], state ? state[i] : host, 1, &o->n);
     }
     if (g >= 0) H5Gclose(g);
     return e;
@@ -155,6 +160,13 @@ static int write_optim(hid_t f, const dt_optim *o, float *host)
 
 dt_status dt_checkpoint_save(const char *path, const dt_model *m, const dt_optim *o,
                              const dt_ckpt_meta *meta, const char *config_text)
+{
+    return dt_checkpoint_save_state(path, m, o, NULL, meta, config_text);
+}
+
+dt_status dt_checkpoint_save_state(const char *path, const dt_model *m, const dt_optim *o,
+                                   const float *const *state, const dt_ckpt_meta *meta,
+                                   const char *config_text)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -168,7 +180,7 @@ dt_status dt_checkpoint_save(const char *path, const dt_model *m, const dt_optim
     if (!e) e |= write_meta(f, meta, config_text);
     if (!e) e |= write_params(f, m, host);
     if (!e) e |= write_buffers(f, m);
-    if (!e && o) e |= write_optim(f, o, host);
+    if (!e && o) e |= write_optim(f, o, state, host);
     if (f >= 0 && H5Fclose(f) < 0) e = 1;
     dt_h5_unlock();
     free(host);
@@ -255,7 +267,8 @@ static dt_status read_buffers(hid_t f, const char *path, dt_model *m)
     return s;
 }
 
-static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o, float *host)
+static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o,
+                           float *const *state, float *host)
 {
     char name[2 * DT_NAME_CAP + 32];
     for (int i = 0; i < m->n_layers; i++)
@@ -278,14 +291,23 @@ static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o, 
         s = dt_error_set(DT_ERR_CONFIG, "checkpoint %s: optimizer state is for '%s', the "
                          "config asks for '%s'", path, kind, dt_optim_name(o->kind));
     for (int i = 0; s == DT_OK && i < o->n_state; i++) {
-        s = read_floats(g, path, o->state_names[i], host, 1, &o->n);
-        if (s == DT_OK) o->be->to_device(o->state[i], host, (size_t)o->n * sizeof(float));
+        s = read_floats(g, path, o->state_names[i], state ? state[i] : host, 1, &o->n);
+        if (s == DT_OK && !state) {
+            DT_ASSERT(o->lo == 0 && o->len == o->n);
+            o->be->to_device(o->state[i], host, (size_t)o->n * sizeof(float));
+        }
     }
     H5Gclose(g);
     return s;
 }
 
 dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt_meta *meta)
+{
+    return dt_checkpoint_load_state(path, m, o, NULL, meta);
+}
+
+dt_status dt_checkpoint_load_state(const char *path, dt_model *m, dt_optim *o,
+                                   float *const *state, dt_ckpt_meta *meta)
 {
     dt_h5_lock();
     dt_h5_quiet();
@@ -300,7 +322,7 @@ dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt
     }
     float *host = dt_calloc((size_t)(m->n_params ? m->n_params : 1), sizeof(float));
     dt_status s = read_header(f, path, meta);
-    if (s == DT_OK) s = read_body(f, path, m, o, host);
+    if (s == DT_OK) s = read_body(f, path, m, o, state, host);
     H5Fclose(f);
     dt_h5_unlock();
     free(host);

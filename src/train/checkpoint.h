@@ -11,6 +11,10 @@
  *   /optim             attributes kind, step; one float32 dataset per state
  *                      buffer (e.g. exp_avg, exp_avg_sq) over the flat
  *                      parameter vector, in /params order
+ * The optimizer state is always the full vector, whoever held which part
+ * of it: a sharded run (optim.shard) gathers the shards to the writer and
+ * scatters them again on resume, so one file resumes sharded or not, on
+ * any world size (docs/scaling.md).
  * The RNG needs no state (every stream is keyed by seed and step); the
  * sampler position is (epoch, step_in_epoch). Files are written to a
  * temporary name and renamed, so a crash never leaves half a checkpoint. */
@@ -68,5 +72,15 @@ dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt
  * shape is an error naming both shapes. */
 dt_status dt_checkpoint_init_from(const char *path, dt_model *m, dt_ckpt_meta *meta,
                                   dt_init_report *rep);
+
+/* The same two with the optimizer state in host memory instead of in `o`
+ * (which then only names the kind and its buffers): state[i] is buffer i
+ * over all o->n parameters, as a sharded optimizer cannot hold it. Without
+ * these, `o` must hold all of its state (unsharded). */
+dt_status dt_checkpoint_save_state(const char *path, const dt_model *m, const dt_optim *o,
+                                   const float *const *state, const dt_ckpt_meta *meta,
+                                   const char *config_text);
+dt_status dt_checkpoint_load_state(const char *path, dt_model *m, dt_optim *o,
+                                   float *const *state, dt_ckpt_meta *meta);
 
 #endif

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "data/mlm.h"
+#include "data/sampler.h"
 
 static const char *const g_monitors[] = {"val_loss", "val_accuracy", "test_loss",
                                          "test_accuracy", NULL};
@@ -57,6 +58,8 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));
     DT_TRY(dt_cfg_bool(s->cfg, "prefetch", 1, &ts->prefetch));
     DT_TRY(read_early_stopping(ts, t));
+    static const char *const precisions[] = {"fp32", "bf16", NULL};
+    DT_TRY(dt_cfg_enum(t, "precision", "fp32", precisions, &ts->precision));
 
     double bucket_mb;
     DT_TRY(dt_cfg_float(dist, "bucket_mb", 4.0, 0.001, 4096.0, &bucket_mb));
@@ -83,30 +86,36 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     return DT_OK;
 }
 
+void dt_job_overrides_start(dt_ovlist *l, char *const *base, int n_base)
+{
+    dt_ovlist_add(l, "runtime.log_level=warn");
+    for (int i = 0; i < n_base; i++) dt_ovlist_add(l, "%s", base[i]);
+}
+
+void dt_job_overrides_place(dt_ovlist *l, const char *dir, const char *name)
+{
+    dt_ovlist_add(l, "train.run_dir=%s", dir);
+    dt_ovlist_add(l, "train.name=%s", name);
+}
+
 /* Hold out a validation part of the training split: a permutation keyed
- * by the seed, cut at the fraction (or into `folds` folds, taking fold
- * `fold`); both parts keep their rows in increasing order. */
+ * by the seed, cut at the fraction, or the k-fold split of sampler.h (the
+ * same folds as a cross-validation sweep); both parts keep their rows in
+ * increasing order. */
 static dt_status hold_out(dt_session *s, const char *path, const char *split)
 {
     const int64_t n = s->info.count;
-    int64_t *perm = dt_calloc((size_t)(n ? n : 1), sizeof *perm);
-    const dt_rng rng = dt_rng_make(s->seed, DT_RNG_SPLIT, 0x76616c, 0); /* "val" */
-    dt_rng_permutation(&rng, perm, n);
-    int64_t lo = 0, hi = (int64_t)(s->val_fraction * (double)n + 0.5);
+    int64_t *train_rows = dt_calloc((size_t)(n ? n : 1), sizeof *train_rows);
+    s->val_rows = dt_calloc((size_t)(n ? n : 1), sizeof(int64_t));
     if (s->folds) {
-        lo = s->fold * n / s->folds;
-        hi = (s->fold + 1) * n / s->folds;
+        dt_sampler_kfold(s->seed, n, (int)s->folds, (int)s->fold, train_rows,
+                         &s->n_train_rows, s->val_rows, &s->n_val);
+    } else {
+        const dt_rng rng = dt_rng_make(s->seed, DT_RNG_SPLIT, 0x76616c, 0); /* "val" */
+        const int64_t hi = (int64_t)(s->val_fraction * (double)n + 0.5);
+        dt_sampler_holdout(&rng, n, 0, hi, train_rows, &s->n_train_rows, s->val_rows,
+                           &s->n_val);
     }
-    uint8_t *is_val = dt_calloc((size_t)(n ? n : 1), 1);
-    for (int64_t i = lo; i < hi; i++) is_val[perm[i]] = 1;
-    s->val_rows = dt_calloc((size_t)(hi - lo ? hi - lo : 1), sizeof(int64_t));
-    int64_t *train_rows = perm; /* reused: filled in order below */
-    s->n_val = s->n_train_rows = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (is_val[i]) s->val_rows[s->n_val++] = i;
-        else train_rows[s->n_train_rows++] = i;
-    }
-    free(is_val);
     dt_status st = DT_OK;
     if (s->n_val == 0 || s->n_train_rows == 0)
         st = dt_error_set(DT_ERR_CONFIG, "%s: the validation hold-out of %lld of %lld "
@@ -116,7 +125,7 @@ static dt_status hold_out(dt_session *s, const char *path, const char *split)
     if (st == DT_OK) st = dt_dataset_open(path, split, &s->val);
     if (st == DT_OK) st = dt_dataset_restrict(s->val, s->val_rows, s->n_val);
     if (st == DT_OK) st = dt_dataset_restrict(s->train, train_rows, s->n_train_rows);
-    free(perm);
+    free(train_rows);
     if (st == DT_OK) s->info.count = s->n_train_rows;
     return st;
 }
@@ -260,6 +269,39 @@ static void set_optim_groups(dt_session *s)
     free(g);
 }
 
+static dt_status sum_over_comm(void *ctx, double *buf, int64_t n)
+{
+    return dt_comm_allreduce_f64(ctx, buf, n);
+}
+
+/* optim.shard: this rank keeps optimizer state for its shard only, and
+ * the optimizer sums what needs the whole vector over the session's
+ * communicator (a group's own, under sweeps and ensembles). On one rank
+ * the shard is everything and nothing is summed. */
+static void shard_optim(dt_session *s)
+{
+    if (!s->optim->shard) return;
+    const int world = dt_comm_size(s->comm), rank = dt_comm_rank(s->comm);
+    int64_t *b = dt_calloc((size_t)world + 1, sizeof *b);
+    dt_optim_shard_bounds(s->model->n_params, world, b);
+    dt_optim_set_shard(s->optim, b[rank], b[rank + 1] - b[rank],
+                       world > 1 ? sum_over_comm : NULL, s->comm);
+    free(b);
+}
+
+/* train.precision: bf16 means bf16 compute over fp32 master weights, which
+ * needs bf16 kernels no backend of this build has. */
+static dt_status check_precision(const dt_session *s, dt_cfg *train)
+{
+    if (s->ts.precision == DT_PRECISION_FP32) return DT_OK;
+    dt_cfg *key = dt_cfg_get(train, "precision");
+    if (s->be->device == DT_CPU)
+        return dt_cfg_error(key, "fp32 on the cpu backend (bf16 compute with fp32 master "
+                            "weights needs a backend that supports bf16)", "bf16");
+    return dt_cfg_error(key, "fp32 (the cuda backend of this build has no bf16 kernels; "
+                        "bf16 needs a backend that supports it)", "bf16");
+}
+
 /* The early-stopping monitor must exist: val_* needs a validation part,
  * *_accuracy a classification loss. */
 static dt_status check_monitor(dt_session *s, dt_cfg *train)
@@ -273,7 +315,7 @@ static dt_status check_monitor(dt_session *s, dt_cfg *train)
         return dt_cfg_error(key ? key : train, "test_loss or test_accuracy, or a validation "
                             "part (data.validation_fraction or data.folds)",
                             "%s without validation data", dt_es_monitor_name(ts->es_monitor));
-    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY)
+    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY && !dt_loss_is_tokens(&s->loss))
         return dt_cfg_error(key ? key : train, "a loss monitor for a regression loss",
                             "%s with loss %s", dt_es_monitor_name(ts->es_monitor),
                             dt_loss_name(s->loss.kind));
@@ -328,6 +370,21 @@ static dt_status attach_nccl(dt_session *s)
     return DT_OK;
 }
 
+/* Shapes only (info, bench): the labels the model's output implies, classes
+ * by default, or a token class per step for loss.kind token_cross_entropy. */
+static dt_status labels_from_model(dt_session *s, dt_cfg *loss)
+{
+    const dt_shape *out = dt_model_out_shape(s->model);
+    const char *kind;
+    DT_TRY(dt_cfg_str(loss, "kind", "", &kind));
+    s->info.num_classes = (int)dt_shape_numel(out);
+    if (strcmp(kind, "token_cross_entropy") != 0 || out->ndim != 2) return DT_OK;
+    s->info.label_kind = DT_LABEL_TOKENS;
+    s->info.y_dim = (int)out->dim[0];
+    s->info.num_classes = (int)out->dim[1];
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -339,11 +396,14 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(open_data(s, dt_cfg_get(root, "data"), model_cfg, need));
     DT_TRY(read_settings(s, dt_cfg_get(root, "train"), dt_cfg_get(root, "dist")));
     DT_TRY(read_device(s, dt_cfg_get(root, "runtime")));
+    DT_TRY(check_precision(s, dt_cfg_get(root, "train")));
 
     DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
-    if (!s->train && !s->test) /* shapes only: take the classes from the model */
-        s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
-    if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
+    if (!s->train && !s->test) DT_TRY(labels_from_model(s, dt_cfg_get(root, "loss")));
+    if (s->info.label_kind == DT_LABEL_TOKENS)
+        DT_TRY(dt_loss_setup_tokens(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
+                                    s->info.num_classes, s->info.y_dim, &s->loss));
+    else if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
         DT_TRY(dt_loss_setup_pixels(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
                                     s->info.num_classes, s->info.y_dim, &s->loss));
     else
@@ -357,6 +417,7 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), s->be, s->model->n_params,
                            total, &s->optim));
     set_optim_groups(s);
+    shard_optim(s);
     dt_optim_set_batch(s->optim, s->ts.batch_size);
     DT_TRY(dt_regularize_setup(root, &s->info.x_shape, &s->reg));
     DT_TRY(check_monitor(s, dt_cfg_get(root, "train")));

@@ -43,7 +43,12 @@ typedef struct dt_train_settings {
     double es_min_delta;
     double comm_timeout_s; /* bound on a GPU collective (dist.timeout_s) */
     int log_grad_norms;   /* per-layer gradient norms in the train records */
+    int precision;        /* dt_precision (train.precision) */
 } dt_train_settings;
+
+/* train.precision: fp32 everywhere, or bf16 compute over fp32 master
+ * weights (refused by every backend of this build). */
+typedef enum dt_precision { DT_PRECISION_FP32 = 0, DT_PRECISION_BF16 } dt_precision;
 
 typedef enum dt_es_monitor {
     DT_ES_VAL_LOSS = 0,
@@ -101,6 +106,13 @@ typedef enum dt_session_need {
 dt_status dt_session_create(const char *config_path, char **overrides, int n_overrides,
                             dt_comm *comm, int need, dt_session **out);
 void dt_session_destroy(dt_session *s);
+
+/* The overrides of one run among many (an ensemble member, a sweep job):
+ * quiet logging, then `base` (the command line's key=value settings);
+ * dt_job_overrides_place adds, last, where the run writes: its run
+ * directory root and its name there. */
+void dt_job_overrides_start(dt_ovlist *l, char *const *base, int n_base);
+void dt_job_overrides_place(dt_ovlist *l, const char *dir, const char *name);
 
 /* Record the validation hold-out (rows of the training split, seed,
  * method) as DIR/validation.json; nothing without one. */
