@@ -16,6 +16,7 @@
 #include "backend/cpu/cpu_optim.h"
 #include "backend/cpu/cpu_conv.h"
 #include "backend/cpu/cpu_rnn.h"
+#include "core/philox.h"
 #include "core/status.h"
 
 /* Elements below which a loop stays on the calling thread. */
@@ -229,8 +230,17 @@ static void cpu_dropout_forward(const float *x, float *y, float *mask, int64_t r
 #pragma omp parallel for if (rows * cols > PAR_MIN / 4) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const uint64_t base = (uint64_t)index[r] * (uint64_t)cols;
+        /* Number n of the stream is word n % 4 of Philox block n / 4 (as
+         * dt_rng_uniform): one block serves four elements. */
+        uint32_t w[4];
+        uint64_t have = UINT64_MAX;
         for (int64_t j = 0; j < cols; j++) {
-            const float m = dt_rng_uniform(rng, base + (uint64_t)j) >= p ? keep_scale : 0.0f;
+            const uint64_t n = base + (uint64_t)j;
+            if (n >> 2 != have) {
+                have = n >> 2;
+                dt_rng_block(rng, have, w);
+            }
+            const float m = dt_philox_unit(w[n & 3]) >= p ? keep_scale : 0.0f;
             mask[r * cols + j] = m;
             y[r * cols + j] = x[r * cols + j] * m;
         }
