@@ -16,7 +16,6 @@
 #include "backend/cpu/cpu_optim.h"
 #include "backend/cpu/cpu_conv.h"
 #include "backend/cpu/cpu_rnn.h"
-#include "core/philox.h"
 #include "core/status.h"
 
 /* Elements below which a loop stays on the calling thread. */
@@ -132,9 +131,12 @@ static int cpu_all_finite(const float *x, int64_t n)
 
 static inline float gelu(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
 
-static inline float gelu_grad(float x)
+/* d/dx x Phi(x) = Phi(x) + x phi(x), with Phi(x) = y / x from the forward
+ * output y = x Phi(x): one exp instead of an erf and an exp. Near 0, where
+ * y / x would lose its digits, Phi is computed. */
+static inline float gelu_grad(float x, float y)
 {
-    const float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+    const float cdf = fabsf(x) > 1e-3f ? y / x : 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
     const float pdf = expf(-0.5f * x * x) * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2);
     return cdf + x * pdf;
 }
@@ -190,7 +192,7 @@ static void cpu_act_backward(dt_act act, float alpha, const float *x, const floa
         break;
     case DT_ACT_GELU:
 #pragma omp parallel for if (n > PAR_MIN / 8) schedule(static)
-        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * gelu_grad(x[i]);
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * gelu_grad(x[i], y[i]);
         break;
     default: DT_ASSERT(!"unknown activation");
     }
@@ -230,19 +232,11 @@ static void cpu_dropout_forward(const float *x, float *y, float *mask, int64_t r
 #pragma omp parallel for if (rows * cols > PAR_MIN / 4) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const uint64_t base = (uint64_t)index[r] * (uint64_t)cols;
-        /* Number n of the stream is word n % 4 of Philox block n / 4 (as
-         * dt_rng_uniform): one block serves four elements. */
-        uint32_t w[4];
-        uint64_t have = UINT64_MAX;
+        float *mr = mask + r * cols; /* the uniforms first, then the mask */
+        dt_rng_fill_unit(rng, base, mr, cols);
         for (int64_t j = 0; j < cols; j++) {
-            const uint64_t n = base + (uint64_t)j;
-            if (n >> 2 != have) {
-                have = n >> 2;
-                dt_rng_block(rng, have, w);
-            }
-            const float m = dt_philox_unit(w[n & 3]) >= p ? keep_scale : 0.0f;
-            mask[r * cols + j] = m;
-            y[r * cols + j] = x[r * cols + j] * m;
+            mr[j] = mr[j] >= p ? keep_scale : 0.0f;
+            y[r * cols + j] = x[r * cols + j] * mr[j];
         }
     }
 }

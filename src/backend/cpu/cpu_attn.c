@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_attn.h"
-#include "core/philox.h"
+#include "core/rng.h"
 
 /* Tiles per thread: probabilities, dropped probabilities, their gradient. */
 #define ATTN_TILES 3
@@ -60,8 +60,8 @@ static void block_probs(const dt_attn_args *a, int64_t b, int64_t h, float *P)
     }
 }
 
-/* Pd = P with dropout applied (kept entries scaled by 1 / (1 - p)). The
- * uniforms are drawn four per Philox block, as dt_rng_uniform numbers them. */
+/* Pd = P with dropout applied (kept entries scaled by 1 / (1 - p)); the
+ * uniforms go through Pd first. */
 static void block_dropout(const dt_attn_args *a, int64_t b, int64_t h, const float *P,
                           float *Pd)
 {
@@ -69,16 +69,8 @@ static void block_dropout(const dt_attn_args *a, int64_t b, int64_t h, const flo
     const float p = a->dropout, keep = 1.0f / (1.0f - p);
     const uint64_t first = ((uint64_t)a->index[b] * (uint64_t)a->heads + (uint64_t)h) *
                            (uint64_t)(T * T);
-    uint32_t w[4];
-    uint64_t have = UINT64_MAX;
-    for (int64_t e = 0; e < T * T; e++) {
-        const uint64_t n = first + (uint64_t)e;
-        if (n >> 2 != have) {
-            have = n >> 2;
-            dt_philox_block(a->rng->key, a->rng->ctr_hi, have, w);
-        }
-        Pd[e] = dt_philox_unit(w[n & 3]) >= p ? P[e] * keep : 0.0f;
-    }
+    dt_rng_fill_unit(a->rng, first, Pd, T * T);
+    for (int64_t e = 0; e < T * T; e++) Pd[e] = Pd[e] >= p ? P[e] * keep : 0.0f;
 }
 
 /* Threads the workspace has room for. */
