@@ -23,14 +23,13 @@ The last line printed is
 """
 import argparse
 import math
-import os
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from torch_timing import median_rate, threads_from_env
 
 V, T, H, HEADS, FF, LAYERS, P = 8000, 128, 256, 4, 1024, 4, 512
 
@@ -88,13 +87,6 @@ class BertMLM(nn.Module):
         return F.linear(x, self.tok.weight, self.bias)
 
 
-def time_steps(step, n):
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return time.perf_counter() - t0
-
-
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=32)
@@ -102,10 +94,7 @@ def main(argv):
     p.add_argument("--intervals", type=int, default=5)
     p.add_argument("--interval-s", type=float, default=1.0)
     args = p.parse_args(argv)
-    if "OMP_NUM_THREADS" not in os.environ:
-        sys.exit("torch_bert.py: set OMP_NUM_THREADS (and OPENBLAS_NUM_THREADS)")
-    threads = int(os.environ["OMP_NUM_THREADS"])
-    torch.set_num_threads(threads)
+    threads, blas = threads_from_env("torch_bert.py")
     torch.manual_seed(1)
 
     model = BertMLM()
@@ -126,12 +115,7 @@ def main(argv):
         opt.step()
 
     model.train()
-    time_steps(step, args.warmup)
-    per_step = time_steps(step, 1)
-    n = max(2, int(args.interval_s / per_step) + 1)
-    rates = [args.batch * n / time_steps(step, n) for _ in range(args.intervals)]
-    med = statistics.median(rates)
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    med, rates, n = median_rate(step, args.batch, args.warmup, args.intervals, args.interval_s)
     print(f"torch {torch.__version__} BERT-tiny MLM batch {args.batch}x{T}: {threads} OpenMP "
           f"thread(s), OPENBLAS_NUM_THREADS={blas}: {med * T:.0f} tokens/s median of "
           f"{len(rates)} intervals of {n} steps (min {min(rates) * T:.0f}, "

@@ -8,14 +8,14 @@ threads and output are those of torch_mlp.py, whose functions it uses:
     result: samples_per_s=S steps=N threads=T blas_threads=K batch=B optim=O
 """
 import os
-import statistics
 import sys
 
 import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_mlp import build_optimizer, make_step, parse_args, steps_per_interval, time_steps
+from torch_mlp import build_optimizer, make_step, parse_args
+from torch_timing import median_rate, threads_from_env
 
 
 def build_model():
@@ -30,11 +30,7 @@ def build_model():
 
 def main(argv):
     args = parse_args(argv)
-    if "OMP_NUM_THREADS" not in os.environ:
-        sys.exit("torch_cnn.py: set OMP_NUM_THREADS (and OPENBLAS_NUM_THREADS); "
-                 "see experiments/bench/README.md")
-    threads = int(os.environ["OMP_NUM_THREADS"])
-    torch.set_num_threads(threads)
+    threads, blas = threads_from_env("torch_cnn.py")
     torch.manual_seed(args.seed)
 
     model = build_model().train()
@@ -43,12 +39,8 @@ def main(argv):
     y = torch.randint(0, 10, (args.batch,))
     step = make_step(model, opt, x, y)
 
-    time_steps(step, args.warmup)
-    n = args.steps if args.steps > 0 else steps_per_interval(step, args.interval_s)
-    rates = [args.batch * n / time_steps(step, n) for _ in range(args.intervals)]
-    med = statistics.median(rates)
-
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    med, rates, n = median_rate(step, args.batch, args.warmup, args.intervals, args.interval_s,
+                                args.steps)
     print(f"torch {torch.__version__} cnn batch {args.batch} optimizer {args.optim}: "
           f"{threads} OpenMP thread(s), OPENBLAS_NUM_THREADS={blas}")
     print(f"  {med:.0f} samples/s median of {len(rates)} intervals of {n} steps "

@@ -13,13 +13,12 @@ The last line printed is
     result: samples_per_s=S steps=N threads=T blas_threads=K batch=B
 """
 import argparse
-import os
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
+
+from torch_timing import median_rate, threads_from_env
 
 
 class CourseLSTM(nn.Module):
@@ -33,13 +32,6 @@ class CourseLSTM(nn.Module):
         return self.out(seq[:, -1, :])
 
 
-def time_steps(step, n):
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return time.perf_counter() - t0
-
-
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=64)
@@ -47,10 +39,7 @@ def main(argv):
     p.add_argument("--intervals", type=int, default=5)
     p.add_argument("--interval-s", type=float, default=1.0)
     args = p.parse_args(argv)
-    if "OMP_NUM_THREADS" not in os.environ:
-        sys.exit("torch_lstm.py: set OMP_NUM_THREADS (and OPENBLAS_NUM_THREADS)")
-    threads = int(os.environ["OMP_NUM_THREADS"])
-    torch.set_num_threads(threads)
+    threads, blas = threads_from_env("torch_lstm.py")
     torch.manual_seed(1)
 
     model = CourseLSTM()
@@ -64,12 +53,7 @@ def main(argv):
         loss_fn(model(x), y).backward()
         opt.step()
 
-    time_steps(step, args.warmup)
-    per_step = time_steps(step, 2) / 2
-    n = max(2, int(args.interval_s / per_step) + 1)
-    rates = [args.batch * n / time_steps(step, n) for _ in range(args.intervals)]
-    med = statistics.median(rates)
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    med, rates, n = median_rate(step, args.batch, args.warmup, args.intervals, args.interval_s)
     print(f"torch {torch.__version__} course LSTM batch {args.batch}: {threads} OpenMP "
           f"thread(s), OPENBLAS_NUM_THREADS={blas}: {med:.0f} samples/s median of "
           f"{len(rates)} intervals of {n} steps (min {min(rates):.0f}, max {max(rates):.0f})")

@@ -16,14 +16,13 @@ Run with Debian's /usr/bin/python3 (python3-torch). The last line printed is
     result: samples_per_s=S steps=N threads=T blas_threads=K batch=B optim=O
 """
 import argparse
-import math
 import os
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
+
+from torch_timing import median_rate, threads_from_env
 
 
 def build_model():
@@ -56,27 +55,6 @@ def make_step(model, opt, x, y):
     return step
 
 
-def time_steps(step, n):
-    """Seconds taken by n consecutive steps."""
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return time.perf_counter() - t0
-
-
-def steps_per_interval(step, target_s):
-    """Smallest step count whose run takes about target_s, from a rough probe.
-
-    The probe doubles its step count until it has run for 0.1 s, so a slow
-    machine does not spend long here and a fast one still gets a usable
-    estimate."""
-    n, elapsed = 1, time_steps(step, 1)
-    while elapsed < 0.1:
-        n *= 2
-        elapsed = time_steps(step, n)
-    return max(1, math.ceil(target_s * n / elapsed))
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=64)
@@ -93,11 +71,7 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-    if "OMP_NUM_THREADS" not in os.environ:
-        sys.exit("torch_mlp.py: set OMP_NUM_THREADS (and OPENBLAS_NUM_THREADS); "
-                 "see experiments/bench/README.md")
-    threads = int(os.environ["OMP_NUM_THREADS"])
-    torch.set_num_threads(threads)
+    threads, blas = threads_from_env("torch_mlp.py")
     torch.manual_seed(args.seed)
 
     model = build_model()
@@ -106,12 +80,8 @@ def main(argv):
     y = torch.randint(0, 10, (args.batch,))
     step = make_step(model, opt, x, y)
 
-    time_steps(step, args.warmup)
-    n = args.steps if args.steps > 0 else steps_per_interval(step, args.interval_s)
-    rates = [args.batch * n / time_steps(step, n) for _ in range(args.intervals)]
-    med = statistics.median(rates)
-
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    med, rates, n = median_rate(step, args.batch, args.warmup, args.intervals, args.interval_s,
+                                args.steps)
     print(f"torch {torch.__version__} mlp batch {args.batch} optimizer {args.optim}: "
           f"{threads} OpenMP thread(s), OPENBLAS_NUM_THREADS={blas}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
