@@ -12,9 +12,10 @@ packages=(
   dataset-fashion-mnist gnuplot-nox sentencepiece
 )
 # The test run also checks dtrain against PyTorch (parameter counts of the
-# CNN zoo); launcher/test.sh asks for it with DT_SETUP_TESTS=1.
+# CNN zoo, transformer losses from a checkpoint read with h5py);
+# launcher/test.sh asks for it with DT_SETUP_TESTS=1.
 if [ "${DT_SETUP_TESTS:-0}" = 1 ]; then
-  packages+=(python3-torch python3-yaml python3-numpy)
+  packages+=(python3-torch python3-yaml python3-numpy python3-h5py)
 fi
 missing=()
 for p in "${packages[@]}"; do
