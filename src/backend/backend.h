@@ -281,8 +281,8 @@ typedef struct dt_backend {
                               int64_t h, int64_t w, int64_t oh, int64_t ow);
     /* Per-pixel cross-entropy: logits (rows, classes, hw), labels (rows, hw).
      * A sample's loss is the mean over its pixels; correct counts pixels.
-     * confusion (classes x classes, [label][prediction]) is added to when
-     * not NULL. */
+     * confusion (classes x classes, [label][prediction], host memory) is
+     * added to when not NULL. */
     dt_loss_sums (*cross_entropy_pixels)(const float *logits, const float *labels,
                                          int64_t rows, int64_t classes, int64_t hw,
                                          float smoothing, float scale, float *dx,
