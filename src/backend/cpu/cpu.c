@@ -98,7 +98,9 @@ static void cpu_sum_rows(float *out, const float *x, int64_t rows, int64_t cols,
             const float *row = x + r * cols;
             for (int64_t j = j0; j < j1; j++) acc[j - j0] += row[j];
         }
-        for (int64_t j = j0; j < j1; j++) out[j] = beta * out[j] + acc[j - j0];
+        /* beta 0 overwrites, as the CUDA kernel, whatever out held */
+        for (int64_t j = j0; j < j1; j++)
+            out[j] = beta == 0.0f ? acc[j - j0] : beta * out[j] + acc[j - j0];
     }
 }
 
