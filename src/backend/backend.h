@@ -310,6 +310,16 @@ typedef struct dt_backend {
                              int64_t dim, float *out);
     void (*embed_backward)(const float *ids, int64_t n, const float *dout, int64_t vocab,
                            int64_t dim, float *dtable);
+    /* Copy count host buffers src[i] (bytes[i] each) to device buffers
+     * dst[i] without waiting: a training batch goes up while the previous
+     * step still computes. The host data is taken at once (staged through
+     * pinned memory), so src may be reused on return. The copies run on a
+     * stream of their own after the work queued before the PREVIOUS upload
+     * call, overlapping the work queued since; work queued after this call
+     * sees the data. A caller alternating between two sets of device
+     * buffers (one step's batch read while the next one is copied) needs
+     * nothing more. CPU: plain copies. */
+    void (*upload)(void *const *dst, const void *const *src, const size_t *bytes, int count);
     /* Device control: wait for the work queued so far and report the first
      * failed device call since the backend was created (DT_ERR_BACKEND with
      * the call, file:line and the library's message); the CPU has none. */

@@ -857,6 +857,52 @@ static void test_more_optimizers(void)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(gpu, all[i]);
 }
 
+/* ---- asynchronous upload ----
+ * Three uploads into two alternating sets, each read by an op queued right
+ * after it; the host source is overwritten as soon as each call returns
+ * (the backend must have taken it), and the third upload reuses the first
+ * set, which the op after the first upload reads: the backend must order
+ * that copy after it. Exact. */
+static void test_upload(void)
+{
+    const int64_t n = 100003, m = 37;
+    float *xs = host_random(3 * n, 240, -1, 1), *ys = host_random(3 * m, 241, -1, 1);
+    float *src_x = malloc(n * sizeof(float)), *src_y = malloc(m * sizeof(float));
+    float *set_x[2] = {dev_poisoned(gpu, n), dev_poisoned(gpu, n)};
+    float *set_y[2] = {dev_poisoned(gpu, m), dev_poisoned(gpu, m)};
+    float *out_x[3], *out_y[3];
+    for (int k = 0; k < 3; k++) {
+        memcpy(src_x, xs + k * n, n * sizeof(float));
+        memcpy(src_y, ys + k * m, m * sizeof(float));
+        void *const dst[2] = {set_x[k % 2], set_y[k % 2]};
+        const void *const src[2] = {src_x, src_y};
+        const size_t bytes[2] = {n * sizeof(float), m * sizeof(float)};
+        gpu->upload(dst, src, bytes, 2);
+        for (int64_t i = 0; i < n; i++) src_x[i] = NAN; /* taken already */
+        for (int64_t i = 0; i < m; i++) src_y[i] = NAN;
+        out_x[k] = dev_poisoned(gpu, n);
+        out_y[k] = dev_poisoned(gpu, m);
+        gpu->copy(out_x[k], set_x[k % 2], n * sizeof(float));
+        gpu->copy(out_y[k], set_y[k % 2], m * sizeof(float));
+    }
+    for (int k = 0; k < 3; k++) {
+        char what[64];
+        snprintf(what, sizeof what, "upload %d, then read", k + 1);
+        compare(what, gpu, out_x[k], xs + k * n, n, 0.0, 0.0);
+        compare("upload, second buffer", gpu, out_y[k], ys + k * m, m, 0.0, 0.0);
+        gpu->free(out_x[k]);
+        gpu->free(out_y[k]);
+    }
+    for (int k = 0; k < 2; k++) {
+        gpu->free(set_x[k]);
+        gpu->free(set_y[k]);
+    }
+    free(xs);
+    free(ys);
+    free(src_x);
+    free(src_y);
+}
+
 /* ---- every op of the table has a comparison above ---- */
 
 /* The ops this file compares, by their names in backend.h. */
@@ -871,7 +917,7 @@ static const char *const g_tested[] = {
     "groupnorm_forward", "groupnorm_backward", "lrn_forward", "lrn_backward",
     "upsample_forward", "upsample_backward", "cross_entropy_pixels", "cell_forward",
     "cell_backward", "rows_copy", "rows_add", "seq_mask", "seq_lengths", "embed_forward",
-    "embed_backward", "sync",
+    "embed_backward", "upload", "sync",
 };
 
 /* Fails for each op of backend.h (the generated list the completeness
@@ -950,6 +996,7 @@ int main(void)
     test_cells();
     test_rows_and_masks();
     test_embedding();
+    test_upload();
     test_every_op_is_compared();
     CHECK_OK(gpu->sync());
     if (gpu != cpu) test_failure_report();

@@ -368,6 +368,12 @@ static void cpu_adam_step(float *p, const float *g, float *m, float *v, int64_t 
     }
 }
 
+static void cpu_upload(void *const *dst, const void *const *src, const size_t *bytes,
+                       int count)
+{
+    for (int i = 0; i < count; i++) cpu_copy(dst[i], src[i], bytes[i]);
+}
+
 static dt_status cpu_sync(void) { return DT_OK; }
 
 static const dt_backend cpu_backend = {
@@ -412,6 +418,7 @@ static const dt_backend cpu_backend = {
     .seq_lengths = dt_cpu_seq_lengths,
     .embed_forward = dt_cpu_embed_forward,
     .embed_backward = dt_cpu_embed_backward,
+    .upload = cpu_upload,
     .sync = cpu_sync,
 };
 

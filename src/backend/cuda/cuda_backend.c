@@ -1,11 +1,14 @@
 /* The CUDA backend: device memory, cuBLAS GEMMs and the kernels of
- * kernels.cu behind the ops table of backend/backend.h.
+ * kernels*.cu behind the ops table of backend/backend.h (the convolutional
+ * ops are in cuda_conv.c, the sequence ops in cuda_seq.c).
  *
  * One process drives one device. All work goes to one non-blocking compute
  * stream in the order the ops are called; an op returns once its work is
  * queued, except those that hand a result to the host (to_host, sumsq,
- * all_finite, the losses) and to_device, which return when it is done. A
- * failed call is recorded (cuda_check.h) and reported by sync(). */
+ * all_finite, the losses, embed_forward) and to_device, which return when
+ * it is done. upload copies batches on a second stream, ordered with the
+ * compute stream by events. A failed call is recorded (cuda_check.h) and
+ * reported by sync(). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +31,14 @@ static struct {
     double *sums;        /* device: 3 doubles of reduction results */
     int *flag;           /* device: the non-finite flag */
     double *host_sums;   /* pinned host copy of sums */
+    /* upload: a copy stream, two pinned staging areas used in turn, the
+     * event marking each one's copies done, and the mark of the compute
+     * work queued before the previous upload */
+    cudaStream_t copy_stream;
+    void *staging[2];
+    size_t staging_bytes[2];
+    cudaEvent_t copied[2], mark;
+    int next_area, uploads;
 } g;
 
 #define FAILED() dt_cuda_failed()
@@ -326,6 +337,55 @@ static void cuda_lamb_direction(const float *p, const float *gr, float *m, float
                           a->weight_decay, inv_bc1, inv_bc2);
 }
 
+/* Staging area `a` of at least `bytes`, once its previous copies are done. */
+static unsigned char *staging_area(int a, size_t bytes)
+{
+    if (g.uploads >= 2 && !DT_CUDA_CHECK(cudaEventSynchronize(g.copied[a]))) return NULL;
+    if (bytes <= g.staging_bytes[a]) return g.staging[a];
+    if (g.staging[a] && !DT_CUDA_CHECK(cudaFreeHost(g.staging[a]))) return NULL;
+    g.staging[a] = NULL;
+    g.staging_bytes[a] = 0;
+    if (!DT_CUDA_CHECK(cudaMallocHost(&g.staging[a], bytes))) return NULL;
+    g.staging_bytes[a] = bytes;
+    return g.staging[a];
+}
+
+/* The copy stream first waits for the mark of the previous call (the work
+ * queued before it), then the mark moves to now; the compute stream waits
+ * for this call's copies. A wait takes the event as last recorded, so the
+ * order of these calls is what makes the copies overlap only the work
+ * queued since the previous upload. */
+static void cuda_upload(void *const *dst, const void *const *src, const size_t *bytes,
+                        int count)
+{
+    if (FAILED() || count <= 0) return;
+    size_t total = 0;
+    for (int i = 0; i < count; i++) total += (bytes[i] + 255) & ~(size_t)255;
+    const int a = g.next_area;
+    unsigned char *area = staging_area(a, total ? total : 256);
+    if (!area) return;
+    size_t off = 0;
+    for (int i = 0; i < count; i++) {
+        memcpy(area + off, src[i], bytes[i]);
+        off += (bytes[i] + 255) & ~(size_t)255;
+    }
+    if (g.uploads > 0 && !DT_CUDA_CHECK(cudaStreamWaitEvent(g.copy_stream, g.mark, 0))) return;
+    if (!DT_CUDA_CHECK(cudaEventRecord(g.mark, g.stream))) return;
+    off = 0;
+    for (int i = 0; i < count; i++) {
+        if (bytes[i] &&
+            !DT_CUDA_CHECK(cudaMemcpyAsync(dst[i], area + off, bytes[i], cudaMemcpyHostToDevice,
+                                           g.copy_stream)))
+            return;
+        off += (bytes[i] + 255) & ~(size_t)255;
+    }
+    if (!DT_CUDA_CHECK(cudaEventRecord(g.copied[a], g.copy_stream)) ||
+        !DT_CUDA_CHECK(cudaStreamWaitEvent(g.stream, g.copied[a], 0)))
+        return;
+    g.next_area = 1 - a;
+    g.uploads++;
+}
+
 static dt_status cuda_sync(void)
 {
     if (!FAILED()) wait_stream();
@@ -367,6 +427,7 @@ static const dt_backend cuda_backend = {
     .lamb_direction = cuda_lamb_direction,
     DT_CUDA_CONV_OPS, /* cuda_conv.c */
     DT_CUDA_SEQ_OPS,  /* cuda_seq.c */
+    .upload = cuda_upload,
     .sync = cuda_sync,
 };
 
@@ -401,7 +462,11 @@ static dt_status open_device(int gpu)
         !DT_CUBLAS_CHECK(g.api->cublasSetMathMode(g.blas, CUBLAS_DEFAULT_MATH)) ||
         !DT_CUDA_CHECK(cudaMalloc((void **)&g.sums, 3 * sizeof(double))) ||
         !DT_CUDA_CHECK(cudaMalloc((void **)&g.flag, sizeof(int))) ||
-        !DT_CUDA_CHECK(cudaMallocHost((void **)&g.host_sums, 3 * sizeof(double))))
+        !DT_CUDA_CHECK(cudaMallocHost((void **)&g.host_sums, 3 * sizeof(double))) ||
+        !DT_CUDA_CHECK(cudaStreamCreateWithFlags(&g.copy_stream, cudaStreamNonBlocking)) ||
+        !DT_CUDA_CHECK(cudaEventCreateWithFlags(&g.copied[0], cudaEventDisableTiming)) ||
+        !DT_CUDA_CHECK(cudaEventCreateWithFlags(&g.copied[1], cudaEventDisableTiming)) ||
+        !DT_CUDA_CHECK(cudaEventCreateWithFlags(&g.mark, cudaEventDisableTiming)))
         return open_failed(gpu);
     g.open = 1;
     g.device = gpu;
