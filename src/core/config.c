@@ -610,6 +610,31 @@ static dt_status graft(dt_cfg *root, const char *path, dt_cfg *value)
     return place(cur, name, value);
 }
 
+void dt_ovlist_add(dt_ovlist *l, const char *fmt, ...)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = realloc(l->v, (size_t)l->cap * sizeof *l->v);
+        DT_ASSERT(l->v);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    const int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *str = dt_calloc((size_t)len + 1, 1);
+    va_start(ap, fmt);
+    vsnprintf(str, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    l->v[l->n++] = str;
+}
+
+void dt_ovlist_free(dt_ovlist *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    *l = (dt_ovlist){0};
+}
+
 dt_status dt_cfg_override(dt_cfg *root, const char *assignment)
 {
     const char *eq = strchr(assignment, '=');

@@ -42,6 +42,17 @@ void dt_cfg_free(dt_cfg *root);
 /* Apply "dotted.key=value" (creating maps on the way when missing). */
 dt_status dt_cfg_override(dt_cfg *root, const char *assignment);
 
+/* A growing list of "key=value" assignments, each string malloc'd: the
+ * overrides a command builds for the runs it starts. */
+typedef struct dt_ovlist {
+    char **v;
+    int n, cap;
+} dt_ovlist;
+
+/* Append one assignment, formatted as printf does. */
+void dt_ovlist_add(dt_ovlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dt_ovlist_free(dt_ovlist *l);
+
 /* The dotted path of a node, e.g. "model.layers.2.units", into buf. */
 const char *dt_cfg_path(const dt_cfg *node, char *buf, size_t cap);
 

@@ -74,15 +74,12 @@ int64_t dt_sampler_out_of_bag(const int64_t *sample, int64_t m, int64_t n, int64
     return k;
 }
 
-void dt_sampler_kfold(uint64_t seed, int64_t n, int k, int fold, int64_t *train,
-                      int64_t *n_train, int64_t *val, int64_t *n_val)
+void dt_sampler_holdout(const dt_rng *perm_rng, int64_t n, int64_t lo, int64_t hi,
+                        int64_t *train, int64_t *n_train, int64_t *val, int64_t *n_val)
 {
-    DT_ASSERT(k >= 2 && fold >= 0 && fold < k);
-    int64_t *perm = dt_calloc((size_t)n, sizeof *perm);
-    const dt_rng r = dt_rng_make(seed, DT_RNG_SPLIT, TAG_FOLDS, (uint32_t)k);
-    dt_rng_permutation(&r, perm, n);
-    int64_t lo, hi;
-    dt_sampler_slice(n, fold, k, &lo, &hi);
+    DT_ASSERT(0 <= lo && lo <= hi && hi <= n);
+    int64_t *perm = dt_calloc((size_t)(n ? n : 1), sizeof *perm);
+    dt_rng_permutation(perm_rng, perm, n);
     *n_val = hi - lo;
     *n_train = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -92,4 +89,14 @@ void dt_sampler_kfold(uint64_t seed, int64_t n, int k, int fold, int64_t *train,
     free(perm);
     qsort(val, (size_t)*n_val, sizeof *val, cmp_i64);
     qsort(train, (size_t)*n_train, sizeof *train, cmp_i64);
+}
+
+void dt_sampler_kfold(uint64_t seed, int64_t n, int k, int fold, int64_t *train,
+                      int64_t *n_train, int64_t *val, int64_t *n_val)
+{
+    DT_ASSERT(k >= 2 && fold >= 0 && fold < k);
+    const dt_rng r = dt_rng_make(seed, DT_RNG_SPLIT, TAG_FOLDS, (uint32_t)k);
+    int64_t lo, hi;
+    dt_sampler_slice(n, fold, k, &lo, &hi);
+    dt_sampler_holdout(&r, n, lo, hi, train, n_train, val, n_val);
 }

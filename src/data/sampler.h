@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "core/rng.h"
+
 typedef enum dt_sampler_kind {
     DT_SAMPLER_SEQUENTIAL = 0,
     DT_SAMPLER_SHUFFLE = 1
@@ -43,6 +45,12 @@ void dt_sampler_bootstrap(uint64_t seed, int member, int64_t n, int64_t *out);
 /* The indices of 0..n-1 that are absent from `sample` (sorted, m entries):
  * the out-of-bag set. Writes them to oob (room for n); returns the count. */
 int64_t dt_sampler_out_of_bag(const int64_t *sample, int64_t m, int64_t n, int64_t *oob);
+
+/* Positions [lo, hi) of the permutation drawn from `perm_rng` go to val
+ * (room for hi - lo), all others to train (room for n); both sorted. The
+ * common cut of a validation fraction and of a k-fold split. */
+void dt_sampler_holdout(const dt_rng *perm_rng, int64_t n, int64_t lo, int64_t hi,
+                        int64_t *train, int64_t *n_train, int64_t *val, int64_t *n_val);
 
 /* Fold `fold` of a k-fold split of 0..n-1: a seeded permutation cut into k
  * parts of sizes differing by at most one. The fold's validation indices go

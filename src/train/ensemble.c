@@ -17,7 +17,6 @@
 #include "train/trainer.h"
 
 #define MAX_MEMBERS 1024
-#define MAX_OV 300
 
 typedef struct member_result {
     int filled, status;
@@ -37,25 +36,13 @@ typedef struct ens {
 
 /* ---- training ---- */
 
-static int member_overrides(const ens *e, int m, char **ov)
+static void member_overrides(const ens *e, int m, dt_ovlist *ov)
 {
-    char buf[1400];
-    int n = 0;
-    ov[n++] = dt_strdup("runtime.log_level=warn");
-    for (int i = 0; i < e->o->n_overrides && n < MAX_OV - 4; i++)
-        ov[n++] = dt_strdup(e->o->overrides[i]);
-    snprintf(buf, sizeof buf, "seed=%llu", (unsigned long long)(e->seed + (uint64_t)m));
-    ov[n++] = dt_strdup(buf);
-    snprintf(buf, sizeof buf, "train.run_dir=%s", e->dir);
-    ov[n++] = dt_strdup(buf);
-    snprintf(buf, sizeof buf, "train.name=member-%02d", m);
-    ov[n++] = dt_strdup(buf);
-    return n;
-}
-
-static void free_ov(char **ov, int n)
-{
-    for (int i = 0; i < n; i++) free(ov[i]);
+    char name[32];
+    dt_job_overrides_start(ov, e->o->overrides, e->o->n_overrides);
+    dt_ovlist_add(ov, "seed=%llu", (unsigned long long)(e->seed + (uint64_t)m));
+    snprintf(name, sizeof name, "member-%02d", m);
+    dt_job_overrides_place(ov, e->dir, name);
 }
 
 static double unique_fraction(const int64_t *sorted, int64_t n)
@@ -94,13 +81,13 @@ static dt_status fit_member(const ens *e, dt_session *s, int m, member_result *r
 
 static void train_member(const ens *e, dt_comm *comm, int m, member_result *r)
 {
-    char *ov[MAX_OV];
-    const int n = member_overrides(e, m, ov);
+    dt_ovlist ov = {0};
+    member_overrides(e, m, &ov);
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "member-%02d", m);
     dt_session *s = NULL;
-    dt_status st = dt_session_create(e->o->config, ov, n, comm, DT_NEED_DATA, &s);
-    free_ov(ov, n);
+    dt_status st = dt_session_create(e->o->config, ov.v, ov.n, comm, DT_NEED_DATA, &s);
+    dt_ovlist_free(&ov);
     if (st == DT_OK) {
         s->command_line = e->o->command_line;
         st = fit_member(e, s, m, r);

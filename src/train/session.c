@@ -9,6 +9,7 @@
 #include "backend/backend_cuda.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "data/sampler.h"
 
 static const char *const g_monitors[] = {"val_loss", "val_accuracy", "test_loss",
                                          "test_accuracy", NULL};
@@ -81,30 +82,36 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     return DT_OK;
 }
 
+void dt_job_overrides_start(dt_ovlist *l, char *const *base, int n_base)
+{
+    dt_ovlist_add(l, "runtime.log_level=warn");
+    for (int i = 0; i < n_base; i++) dt_ovlist_add(l, "%s", base[i]);
+}
+
+void dt_job_overrides_place(dt_ovlist *l, const char *dir, const char *name)
+{
+    dt_ovlist_add(l, "train.run_dir=%s", dir);
+    dt_ovlist_add(l, "train.name=%s", name);
+}
+
 /* Hold out a validation part of the training split: a permutation keyed
- * by the seed, cut at the fraction (or into `folds` folds, taking fold
- * `fold`); both parts keep their rows in increasing order. */
+ * by the seed, cut at the fraction, or the k-fold split of sampler.h (the
+ * same folds as a cross-validation sweep); both parts keep their rows in
+ * increasing order. */
 static dt_status hold_out(dt_session *s, const char *path, const char *split)
 {
     const int64_t n = s->info.count;
-    int64_t *perm = dt_calloc((size_t)(n ? n : 1), sizeof *perm);
-    const dt_rng rng = dt_rng_make(s->seed, DT_RNG_SPLIT, 0x76616c, 0); /* "val" */
-    dt_rng_permutation(&rng, perm, n);
-    int64_t lo = 0, hi = (int64_t)(s->val_fraction * (double)n + 0.5);
+    int64_t *train_rows = dt_calloc((size_t)(n ? n : 1), sizeof *train_rows);
+    s->val_rows = dt_calloc((size_t)(n ? n : 1), sizeof(int64_t));
     if (s->folds) {
-        lo = s->fold * n / s->folds;
-        hi = (s->fold + 1) * n / s->folds;
+        dt_sampler_kfold(s->seed, n, (int)s->folds, (int)s->fold, train_rows,
+                         &s->n_train_rows, s->val_rows, &s->n_val);
+    } else {
+        const dt_rng rng = dt_rng_make(s->seed, DT_RNG_SPLIT, 0x76616c, 0); /* "val" */
+        const int64_t hi = (int64_t)(s->val_fraction * (double)n + 0.5);
+        dt_sampler_holdout(&rng, n, 0, hi, train_rows, &s->n_train_rows, s->val_rows,
+                           &s->n_val);
     }
-    uint8_t *is_val = dt_calloc((size_t)(n ? n : 1), 1);
-    for (int64_t i = lo; i < hi; i++) is_val[perm[i]] = 1;
-    s->val_rows = dt_calloc((size_t)(hi - lo ? hi - lo : 1), sizeof(int64_t));
-    int64_t *train_rows = perm; /* reused: filled in order below */
-    s->n_val = s->n_train_rows = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (is_val[i]) s->val_rows[s->n_val++] = i;
-        else train_rows[s->n_train_rows++] = i;
-    }
-    free(is_val);
     dt_status st = DT_OK;
     if (s->n_val == 0 || s->n_train_rows == 0)
         st = dt_error_set(DT_ERR_CONFIG, "%s: the validation hold-out of %lld of %lld "
@@ -114,7 +121,7 @@ static dt_status hold_out(dt_session *s, const char *path, const char *split)
     if (st == DT_OK) st = dt_dataset_open(path, split, &s->val);
     if (st == DT_OK) st = dt_dataset_restrict(s->val, s->val_rows, s->n_val);
     if (st == DT_OK) st = dt_dataset_restrict(s->train, train_rows, s->n_train_rows);
-    free(perm);
+    free(train_rows);
     if (st == DT_OK) s->info.count = s->n_train_rows;
     return st;
 }

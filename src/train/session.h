@@ -100,6 +100,13 @@ dt_status dt_session_create(const char *config_path, char **overrides, int n_ove
                             dt_comm *comm, int need, dt_session **out);
 void dt_session_destroy(dt_session *s);
 
+/* The overrides of one run among many (an ensemble member, a sweep job):
+ * quiet logging, then `base` (the command line's key=value settings);
+ * dt_job_overrides_place adds, last, where the run writes: its run
+ * directory root and its name there. */
+void dt_job_overrides_start(dt_ovlist *l, char *const *base, int n_base);
+void dt_job_overrides_place(dt_ovlist *l, const char *dir, const char *name);
+
 /* Record the validation hold-out (rows of the training split, seed,
  * method) as DIR/validation.json; nothing without one. */
 dt_status dt_session_write_split(const dt_session *s, const char *dir);

@@ -121,38 +121,25 @@ static dt_status read_plan(dt_sweep *w, dt_cfg *root, int c, dt_sweep_plan *p)
 }
 
 /* The overrides of job (c, fold): defaults, fixed, the grid's values, the
- * planned settings, and the run directory. Strings are malloc'd. */
-static int job_overrides(const dt_sweep *w, int c, int fold, char **ov, int planned)
+ * planned settings, and the run directory. */
+/* job_overrides' fold for the retraining of the best configuration. */
+#define DT_SWEEP_RETRAIN (-2)
+
+static void job_overrides(const dt_sweep *w, int c, int fold, dt_ovlist *ov, int planned)
 {
     const dt_sweep_plan *p = &w->plans[c];
-    char name[120], buf[1400];
-    int n = 0;
-    ov[n++] = dt_strdup("runtime.log_level=warn");
-    for (int i = 0; i < w->n_fixed; i++) ov[n++] = dt_strdup(w->fixed[i]);
-    for (int k = 0; k < w->n_axes; k++) {
-        snprintf(buf, sizeof buf, "%s=%s", w->axes[k].key,
-                 w->axes[k].values[dt_sweep_value_of(w, c, k)]);
-        ov[n++] = dt_strdup(buf);
-    }
-    if (!planned) return n;
-    snprintf(buf, sizeof buf, "train.accumulation=%lld", (long long)p->accumulation);
-    ov[n++] = dt_strdup(buf);
-    if (p->scaled) {
-        snprintf(buf, sizeof buf, "optim.lr=%.9g", p->lr);
-        ov[n++] = dt_strdup(buf);
-    }
-    if (p->warmup_ov[0]) ov[n++] = dt_strdup(p->warmup_ov);
+    char name[160];
+    dt_job_overrides_start(ov, w->fixed, w->n_fixed);
+    for (int k = 0; k < w->n_axes; k++)
+        dt_ovlist_add(ov, "%s=%s", w->axes[k].key, w->axes[k].values[dt_sweep_value_of(w, c, k)]);
+    if (!planned) return;
+    dt_ovlist_add(ov, "train.accumulation=%lld", (long long)p->accumulation);
+    if (p->scaled) dt_ovlist_add(ov, "optim.lr=%.9g", p->lr);
+    if (p->warmup_ov[0]) dt_ovlist_add(ov, "%s", p->warmup_ov);
     dt_sweep_job_name(w, c, w->folds ? fold : -1, name, sizeof name);
-    snprintf(buf, sizeof buf, "train.run_dir=%s", w->dir);
-    ov[n++] = dt_strdup(buf);
-    snprintf(buf, sizeof buf, "train.name=%s", name);
-    ov[n++] = dt_strdup(buf);
-    return n;
-}
-
-static void free_overrides(char **ov, int n)
-{
-    for (int i = 0; i < n; i++) free(ov[i]);
+    if (fold == DT_SWEEP_RETRAIN)
+        snprintf(name + strlen(name), sizeof name - strlen(name), "_retrain");
+    dt_job_overrides_place(ov, w->dir, name);
 }
 
 static dt_status plan_configs(dt_sweep *w)
@@ -161,12 +148,12 @@ static dt_status plan_configs(dt_sweep *w)
     for (int c = 0; c < w->n_configs; c++) {
         dt_cfg *root;
         DT_TRY(dt_cfg_load_file(w->o->config, &root));
-        char *ov[MAX_AXES + 300];
-        const int n = job_overrides(w, c, 0, ov, 0);
+        dt_ovlist ov = {0};
+        job_overrides(w, c, 0, &ov, 0);
         dt_status st = DT_OK;
-        for (int i = 0; st == DT_OK && i < n; i++) st = dt_cfg_override(root, ov[i]);
+        for (int i = 0; st == DT_OK && i < ov.n; i++) st = dt_cfg_override(root, ov.v[i]);
         if (st == DT_OK) st = read_plan(w, root, c, &w->plans[c]);
-        free_overrides(ov, n);
+        dt_ovlist_free(&ov);
         dt_cfg_free(root);
         DT_TRY(st);
     }
@@ -177,11 +164,11 @@ static dt_status plan_configs(dt_sweep *w)
  * first job's session (shapes and data only) on the world. */
 static dt_status check_keys(dt_sweep *w, dt_comm *world)
 {
-    char *ov[MAX_AXES + 300];
-    const int n = job_overrides(w, 0, 0, ov, 1);
+    dt_ovlist ov = {0};
+    job_overrides(w, 0, 0, &ov, 1);
     dt_session *s = NULL;
-    const dt_status st = dt_session_create(w->o->config, ov, n, world, 0, &s);
-    free_overrides(ov, n);
+    const dt_status st = dt_session_create(w->o->config, ov.v, ov.n, world, 0, &s);
+    dt_ovlist_free(&ov);
     dt_session_destroy(s);
     if (st != DT_OK && strstr(dt_error_message(), "unknown key")) return st;
     dt_error_clear();
@@ -356,8 +343,8 @@ static dt_status train_job(const dt_sweep *w, dt_session *s, int fold, dt_sweep_
 static void run_job(const dt_sweep *w, dt_comm *comm, int c, int fold, const char *cmdline,
                     dt_sweep_job *r)
 {
-    char *ov[MAX_AXES + 300];
-    const int n = job_overrides(w, c, fold, ov, 1);
+    dt_ovlist ov = {0};
+    job_overrides(w, c, fold, &ov, 1);
     memset(r, 0, sizeof *r);
     r->config = c;
     r->fold = fold;
@@ -366,8 +353,8 @@ static void run_job(const dt_sweep *w, dt_comm *comm, int c, int fold, const cha
     dt_sweep_job_name(w, c, w->folds ? fold : -1, r->name, sizeof r->name);
 
     dt_session *s = NULL;
-    dt_status st = dt_session_create(w->o->config, ov, n, comm, DT_NEED_DATA, &s);
-    free_overrides(ov, n);
+    dt_status st = dt_session_create(w->o->config, ov.v, ov.n, comm, DT_NEED_DATA, &s);
+    dt_ovlist_free(&ov);
     if (st == DT_OK) {
         s->command_line = cmdline;
         st = train_job(w, s, w->folds ? fold : -1, r);
@@ -450,19 +437,13 @@ static dt_status retrain_best(dt_sweep *w, dt_comm *world, int best)
     dt_sweep_job r;
     const int folds = w->folds;
     w->folds = 0; /* the full training set */
-    char *ov[MAX_AXES + 300];
-    const int n = job_overrides(w, best, -1, ov, 1);
-    char name[160];
-    dt_sweep_job_name(w, best, -1, name, sizeof name);
-    free(ov[n - 1]);
-    snprintf(name + strlen(name), sizeof name - strlen(name), "_retrain");
-    char buf[200];
-    snprintf(buf, sizeof buf, "train.name=%s", name);
-    ov[n - 1] = dt_strdup(buf);
+    dt_ovlist ov = {0};
+    job_overrides(w, best, DT_SWEEP_RETRAIN, &ov, 1);
     memset(&r, 0, sizeof r);
+    dt_sweep_job_name(w, best, -1, r.name, sizeof r.name);
     dt_session *s = NULL;
-    dt_status st = dt_session_create(w->o->config, ov, n, world, DT_NEED_DATA, &s);
-    free_overrides(ov, n);
+    dt_status st = dt_session_create(w->o->config, ov.v, ov.n, world, DT_NEED_DATA, &s);
+    dt_ovlist_free(&ov);
     if (st == DT_OK) {
         s->command_line = w->o->command_line;
         st = train_job(w, s, -1, &r);
@@ -479,10 +460,10 @@ static dt_status retrain_best(dt_sweep *w, dt_comm *world, int best)
         if (md) {
             fprintf(md, "\nBest configuration %s retrained on the full training set on all "
                         "%d ranks: test accuracy %.2f%% (loss %.4f), run directory %s\n",
-                    name, dt_comm_size(world), 100 * r.final_acc, r.final_loss, r.run_dir);
+                    r.name, dt_comm_size(world), 100 * r.final_acc, r.final_loss, r.run_dir);
             fclose(md);
         }
-        printf("retrained %s on the full training set: test accuracy %.2f%%\n", name,
+        printf("retrained %s on the full training set: test accuracy %.2f%%\n", r.name,
                100 * r.final_acc);
     }
     return DT_OK;

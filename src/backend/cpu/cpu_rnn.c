@@ -9,102 +9,147 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_math.h"
 #include "backend/cpu/cpu_rnn.h"
 #include "core/status.h"
 
 /* Elements of a step below which the loop stays on the calling thread. */
 #define RNN_PAR_MIN 8192
 
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 static inline int row_valid(const dt_cell_step *s, int64_t r)
 {
     return !s->mask || s->mask[r * s->ld_mask] != 0.0f;
 }
 
-/* gates (rows, 4H) i f g o -> activated; c = f c_prev + i g; h = o tanh(c). */
+/* The row kernels below take restrict pointers to one row of each buffer:
+ * with them the compiler vectorizes the loops (their rows never overlap),
+ * and the activations of cpu_math.h keep them free of calls. A padding row
+ * is computed like any other and then overwritten, so the loops have no
+ * branches. */
+static inline void carry_state(float *c, const float *cp, float *h, const float *hp, int64_t H)
+{
+    if (c) memcpy(c, cp, (size_t)H * sizeof *c);
+    memcpy(h, hp, (size_t)H * sizeof *h);
+}
+
+/* gates (4H) i f g o -> activated; c = f c_prev + i g; h = o tanh(c). */
+static inline void lstm_row_forward(float *restrict g, const float *restrict cp,
+                                    float *restrict c, float *restrict h, int64_t H, float fb)
+{
+    for (int64_t j = 0; j < H; j++) {
+        const float i = dt_vsigmoidf(g[j]), f = dt_vsigmoidf(g[H + j] + fb);
+        const float gg = dt_vtanhf(g[2 * H + j]), o = dt_vsigmoidf(g[3 * H + j]);
+        g[j] = i;
+        g[H + j] = f;
+        g[2 * H + j] = gg;
+        g[3 * H + j] = o;
+        const float cn = f * cp[j] + i * gg;
+        c[j] = cn;
+        h[j] = o * dt_vtanhf(cn);
+    }
+}
+
 static void lstm_forward(const dt_cell_step *s)
 {
-    const int64_t H = s->hidden;
+    const int64_t H = s->hidden, lds = s->ld_state;
 #pragma omp parallel for if (s->rows * H > RNN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
-        float *g = s->gates + r * s->ld_gates;
-        const float *cp = s->c_prev + r * s->ld_state, *hp = s->h_prev + r * s->ld_state;
-        float *c = s->c + r * s->ld_state, *h = s->h + r * s->ld_state;
-        const int valid = row_valid(s, r);
-        for (int64_t j = 0; j < H; j++) {
-            const float i = sigm(g[j]), f = sigm(g[H + j] + s->forget_bias);
-            const float gg = tanhf(g[2 * H + j]), o = sigm(g[3 * H + j]);
-            g[j] = i;
-            g[H + j] = f;
-            g[2 * H + j] = gg;
-            g[3 * H + j] = o;
-            const float cn = f * cp[j] + i * gg;
-            c[j] = valid ? cn : cp[j];
-            h[j] = valid ? o * tanhf(cn) : hp[j];
-        }
+        float *c = s->c + r * lds, *h = s->h + r * lds;
+        const float *cp = s->c_prev + r * lds;
+        lstm_row_forward(s->gates + r * s->ld_gates, cp, c, h, H, s->forget_bias);
+        if (!row_valid(s, r)) carry_state(c, cp, h, s->h_prev + r * lds, H);
+    }
+}
+
+static inline void lstm_row_backward(const float *restrict g, const float *restrict cp,
+                                     const float *restrict c, const float *restrict dh,
+                                     float *restrict dc, float *restrict dhp,
+                                     float *restrict dg, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        const float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+        const float tc = dt_vtanhf(c[j]);
+        const float dct = dc[j] + dh[j] * o * (1.0f - tc * tc);
+        dg[j] = dct * gg * i * (1.0f - i);
+        dg[H + j] = dct * cp[j] * f * (1.0f - f);
+        dg[2 * H + j] = dct * i * (1.0f - gg * gg);
+        dg[3 * H + j] = dh[j] * tc * o * (1.0f - o);
+        dc[j] = dct * f;
+        dhp[j] = 0.0f;
     }
 }
 
 static void lstm_backward(const dt_cell_step *s)
 {
-    const int64_t H = s->hidden;
+    const int64_t H = s->hidden, lds = s->ld_state;
 #pragma omp parallel for if (s->rows * H > RNN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
-        const float *g = s->gates + r * s->ld_gates;
-        const float *cp = s->c_prev + r * s->ld_state, *c = s->c + r * s->ld_state;
         const float *dh = s->dh + r * H;
-        float *dc = s->dc + r * H, *dhp = s->dh_prev + r * H;
-        float *dg = s->dgates + r * s->ld_dgates;
+        float *dhp = s->dh_prev + r * H, *dg = s->dgates + r * s->ld_dgates;
         if (!row_valid(s, r)) {
             memset(dg, 0, (size_t)(4 * H) * sizeof *dg);
             memcpy(dhp, dh, (size_t)H * sizeof *dhp);
             continue;
         }
-        for (int64_t j = 0; j < H; j++) {
-            const float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-            const float tc = tanhf(c[j]);
-            const float dct = dc[j] + dh[j] * o * (1.0f - tc * tc);
-            dg[j] = dct * gg * i * (1.0f - i);
-            dg[H + j] = dct * cp[j] * f * (1.0f - f);
-            dg[2 * H + j] = dct * i * (1.0f - gg * gg);
-            dg[3 * H + j] = dh[j] * tc * o * (1.0f - o);
-            dc[j] = dct * f;
-            dhp[j] = 0.0f;
-        }
+        lstm_row_backward(s->gates + r * s->ld_gates, s->c_prev + r * lds, s->c + r * lds, dh,
+                          s->dc + r * H, dhp, dg, H);
     }
 }
 
 /* r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r hn), h = (1-z) n + z h_prev,
- * with x the input projection (in gates) and h_* the hidden one (hproj). */
+ * with x the input projection (in gates) and h_* the hidden one (hq). */
+static inline void gru_row_forward(float *restrict g, const float *restrict hq,
+                                   const float *restrict hp, float *restrict h,
+                                   float *restrict hn, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        const float rr = dt_vsigmoidf(g[j] + hq[j]), z = dt_vsigmoidf(g[H + j] + hq[H + j]);
+        const float n = dt_vtanhf(g[2 * H + j] + rr * hq[2 * H + j]);
+        g[j] = rr;
+        g[H + j] = z;
+        g[2 * H + j] = n;
+        hn[j] = hq[2 * H + j];
+        h[j] = (1.0f - z) * n + z * hp[j];
+    }
+}
+
 static void gru_forward(const dt_cell_step *s)
 {
-    const int64_t H = s->hidden;
+    const int64_t H = s->hidden, lds = s->ld_state;
 #pragma omp parallel for if (s->rows * H > RNN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
-        float *g = s->gates + r * s->ld_gates;
-        const float *hq = s->hproj + r * 3 * H, *hp = s->h_prev + r * s->ld_state;
-        float *h = s->h + r * s->ld_state, *hn = s->hn + r * s->ld_hn;
-        const int valid = row_valid(s, r);
-        for (int64_t j = 0; j < H; j++) {
-            const float rr = sigm(g[j] + hq[j]), z = sigm(g[H + j] + hq[H + j]);
-            const float n = tanhf(g[2 * H + j] + rr * hq[2 * H + j]);
-            g[j] = rr;
-            g[H + j] = z;
-            g[2 * H + j] = n;
-            hn[j] = hq[2 * H + j];
-            h[j] = valid ? (1.0f - z) * n + z * hp[j] : hp[j];
-        }
+        const float *hp = s->h_prev + r * lds;
+        float *h = s->h + r * lds;
+        gru_row_forward(s->gates + r * s->ld_gates, s->hproj + r * 3 * H, hp, h,
+                        s->hn + r * s->ld_hn, H);
+        if (!row_valid(s, r)) carry_state(NULL, NULL, h, hp, H);
+    }
+}
+
+static inline void gru_row_backward(const float *restrict g, const float *restrict hn,
+                                    const float *restrict hp, const float *restrict dh,
+                                    float *restrict dhp, float *restrict dgi,
+                                    float *restrict dgh, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        const float rr = g[j], z = g[H + j], n = g[2 * H + j];
+        const float da = dh[j] * (1.0f - z) * (1.0f - n * n);
+        const float dr = da * hn[j] * rr * (1.0f - rr);
+        const float dz = dh[j] * (hp[j] - n) * z * (1.0f - z);
+        dgi[j] = dgh[j] = dr;
+        dgi[H + j] = dgh[H + j] = dz;
+        dgi[2 * H + j] = da;
+        dgh[2 * H + j] = da * rr;
+        dhp[j] = dh[j] * z;
     }
 }
 
 static void gru_backward(const dt_cell_step *s)
 {
-    const int64_t H = s->hidden;
+    const int64_t H = s->hidden, lds = s->ld_state;
 #pragma omp parallel for if (s->rows * H > RNN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
-        const float *g = s->gates + r * s->ld_gates, *hn = s->hn + r * s->ld_hn;
-        const float *hp = s->h_prev + r * s->ld_state, *dh = s->dh + r * H;
+        const float *dh = s->dh + r * H;
         float *dhp = s->dh_prev + r * H;
         float *dgi = s->dgates + r * s->ld_dgates, *dgh = s->dgates_h + r * s->ld_dgates;
         if (!row_valid(s, r)) {
@@ -113,47 +158,39 @@ static void gru_backward(const dt_cell_step *s)
             memcpy(dhp, dh, (size_t)H * sizeof *dhp);
             continue;
         }
-        for (int64_t j = 0; j < H; j++) {
-            const float rr = g[j], z = g[H + j], n = g[2 * H + j];
-            const float da = dh[j] * (1.0f - z) * (1.0f - n * n);
-            const float dr = da * hn[j] * rr * (1.0f - rr);
-            const float dz = dh[j] * (hp[j] - n) * z * (1.0f - z);
-            dgi[j] = dgh[j] = dr;
-            dgi[H + j] = dgh[H + j] = dz;
-            dgi[2 * H + j] = da;
-            dgh[2 * H + j] = da * rr;
-            dhp[j] = dh[j] * z;
-        }
+        gru_row_backward(s->gates + r * s->ld_gates, s->hn + r * s->ld_hn, s->h_prev + r * lds,
+                         dh, dhp, dgi, dgh, H);
     }
 }
 
 /* h = act(gates); gates keeps h for backward. */
 static void elman_forward(const dt_cell_step *s)
 {
-    const int64_t H = s->hidden;
     const int relu = s->act == DT_ACT_RELU;
-#pragma omp parallel for if (s->rows * H > RNN_PAR_MIN) schedule(static)
+#pragma omp parallel for if (s->rows * s->hidden > RNN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
-        float *g = s->gates + r * s->ld_gates;
+        const int64_t H = s->hidden; /* per row: a register in the loops below */
+        float *restrict g = s->gates + r * s->ld_gates;
         const float *hp = s->h_prev + r * s->ld_state;
-        float *h = s->h + r * s->ld_state;
+        float *restrict h = s->h + r * s->ld_state;
         const int valid = row_valid(s, r);
         for (int64_t j = 0; j < H; j++) {
-            const float y = relu ? (g[j] > 0.0f ? g[j] : 0.0f) : tanhf(g[j]);
+            const float y = relu ? (g[j] > 0.0f ? g[j] : 0.0f) : dt_vtanhf(g[j]);
             g[j] = y;
-            h[j] = valid ? y : hp[j];
+            h[j] = y;
         }
+        if (!valid) carry_state(NULL, NULL, h, hp, H);
     }
 }
 
 static void elman_backward(const dt_cell_step *s)
 {
-    const int64_t H = s->hidden;
     const int relu = s->act == DT_ACT_RELU;
-#pragma omp parallel for if (s->rows * H > RNN_PAR_MIN) schedule(static)
+#pragma omp parallel for if (s->rows * s->hidden > RNN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
-        const float *g = s->gates + r * s->ld_gates, *dh = s->dh + r * H;
-        float *dg = s->dgates + r * s->ld_dgates, *dhp = s->dh_prev + r * H;
+        const int64_t H = s->hidden; /* per row: a register in the loops below */
+        const float *restrict g = s->gates + r * s->ld_gates, *restrict dh = s->dh + r * H;
+        float *restrict dg = s->dgates + r * s->ld_dgates, *restrict dhp = s->dh_prev + r * H;
         const int valid = row_valid(s, r);
         for (int64_t j = 0; j < H; j++) {
             const float d = relu ? (g[j] > 0.0f ? dh[j] : 0.0f) : dh[j] * (1.0f - g[j] * g[j]);
