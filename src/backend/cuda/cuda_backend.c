@@ -503,6 +503,8 @@ void *dt_backend_cuda_stream(void) { return g.open ? (void *)g.stream : NULL; }
 
 int dt_backend_cuda_device(void) { return g.open ? g.device : -1; }
 
+dt_status dt_backend_cuda_check_table(void) { return dt_backend_check_complete(&cuda_backend); }
+
 void dt_backend_cuda_build_info(char *buf, int cap)
 {
     snprintf(buf, (size_t)cap, "cuda (CUDA %d.%d, cuBLAS, architectures %s)",
