@@ -847,8 +847,15 @@ static void test_more_optimizers(void)
     pair_check("adadelta_step", gpu, &p, RTOL_TRANS, ATOL_TRANS);
     pair_check("adadelta accumulated update", gpu, &vmax, RTOL_TRANS, ATOL_TRANS);
 
-    /* RMSprop with and without momentum and centering. The centered
-     * variance s - gavg^2 cancels, so its steps carry rtol 1e-4. */
+    /* RMSprop with and without momentum and centering, from fresh state
+     * whose centered variance s - gavg^2 stays positive (it cancels, so
+     * those steps carry rtol 1e-4). */
+    pair_free(gpu, &v);
+    pair_free(gpu, &vmax);
+    pair_free(gpu, &m);
+    v = pair_random(gpu, n, 235, 0.5f, 1.0f);
+    vmax = pair_random(gpu, n, 236, -0.1f, 0.1f);
+    m = pair_random(gpu, n, 237, -0.1f, 0.1f);
     for (int variant = 0; variant < 4; variant++) {
         const int momentum = variant & 1, centered = variant >> 1;
         const dt_rmsprop_args ra = {.lr = 0.01f, .alpha = 0.99f, .eps = 1e-8f,
@@ -859,6 +866,8 @@ static void test_more_optimizers(void)
         snprintf(what, sizeof what, "rmsprop_step momentum=%d centered=%d", momentum, centered);
         pair_check(what, gpu, &p, centered ? RTOL_SUM : RTOL_TRANS, ATOL_TRANS);
         pair_check("rmsprop square average", gpu, &v, RTOL_EXACT, ATOL_EXACT);
+        if (momentum) pair_check("rmsprop momentum buffer", gpu, &m, RTOL_TRANS, ATOL_TRANS);
+        if (centered) pair_check("rmsprop gradient average", gpu, &vmax, RTOL_EXACT, ATOL_EXACT);
     }
     gpu_pair *all[] = {&p, &g, &m, &v, &vmax, &u};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(gpu, all[i]);
