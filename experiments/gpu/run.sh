@@ -29,7 +29,7 @@ root=$(cd "$here/../.." && pwd)
 out=${1:-$here/results}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-cd "$root"
+cd "$root" || exit 1
 build=${BUILD_DIR:-build-gpu}
 table=$out/gpu-results.md
 : >"$table"
@@ -126,7 +126,7 @@ say ""
 peak=${DT_GPU_PEAK_TFLOPS:-}
 if [ -z "$peak" ]; then
   case "$gpu_name" in
-    *H100*|*H200*|*GH200*) peak=67 ;;
+    *H100*|*H200*) peak=67 ;;
     *A100*) peak=19.5 ;;
     *L40S*) peak=91.6 ;;
   esac
