@@ -578,7 +578,8 @@ static void test_groupnorm(void)
         pair_check("groupnorm_forward stats", gpu, &stats, RTOL_TRANS, ATOL_TRANS);
         pair_sync_to_device(gpu, &stats);
 
-        gpu_pair dy = pair_random(gpu, total, 143, -1, 1), dx = pair_random(gpu, total, 144, -1, 1);
+        gpu_pair dy = pair_random(gpu, total, 143, -1, 1);
+        gpu_pair dx = pair_random(gpu, total, 144, -1, 1);
         gpu_pair dg = pair_random(gpu, np, 145, -1, 1), db = pair_random(gpu, np, 146, -1, 1);
         for (int acc = 0; acc < 2; acc++) {
             cpu->groupnorm_backward(x.h, dy.h, dx.h, n, c, hw, groups, gh, cases[t].per_elem,
@@ -607,7 +608,8 @@ static void test_lrn(void)
                    ATOL_TRANS);
         pair_check("lrn_forward d", gpu, &d, RTOL_TRANS, ATOL_TRANS);
         pair_sync_to_device(gpu, &d);
-        gpu_pair dy = pair_random(gpu, total, 151, -1, 1), dx = pair_random(gpu, total, 152, -1, 1);
+        gpu_pair dy = pair_random(gpu, total, 151, -1, 1);
+        gpu_pair dx = pair_random(gpu, total, 152, -1, 1);
         cpu->lrn_backward(x.h, d.h, dy.h, dx.h, n, c, hw, size, 1e-2f, 0.75f);
         gpu->lrn_backward(x.d, d.d, dy.d, dx.d, n, c, hw, size, 1e-2f, 0.75f);
         pair_check("lrn_backward", gpu, &dx, RTOL_TRANS, ATOL_TRANS);
@@ -690,9 +692,11 @@ static void test_cell_case(dt_cell_kind kind, dt_act act, const char *name)
     for (int64_t r = 0; r < rows * ldm; r++) mask_h[r] = (r / ldm) % 4 == 3 ? 0.0f : 1.0f;
     gpu_pair mask = pair_from(gpu, mask_h, rows * ldm);
     gpu_pair gates = pair_random(gpu, rows * ldg, 200, -3, 3);
-    gpu_pair hp = pair_random(gpu, rows * lds, 201, -1, 1), cp = pair_random(gpu, rows * lds, 202, -1, 1);
+    gpu_pair hp = pair_random(gpu, rows * lds, 201, -1, 1);
+    gpu_pair cp = pair_random(gpu, rows * lds, 202, -1, 1);
     gpu_pair h = pair_poisoned(gpu, rows * lds), c = pair_poisoned(gpu, rows * lds);
-    gpu_pair hproj = pair_random(gpu, rows * 3 * H, 203, -2, 2), hn = pair_poisoned(gpu, rows * ldhn);
+    gpu_pair hproj = pair_random(gpu, rows * 3 * H, 203, -2, 2);
+    gpu_pair hn = pair_poisoned(gpu, rows * ldhn);
     dt_cell_step sc = {.kind = kind, .act = act, .forget_bias = 0.5f, .rows = rows, .hidden = H,
                        .ld_gates = ldg, .ld_state = lds, .ld_mask = ldm, .ld_hn = ldhn,
                        .ld_dgates = ldg};
@@ -714,7 +718,8 @@ static void test_cell_case(dt_cell_kind kind, dt_act act, const char *name)
     pair_sync_to_device(gpu, &c);
     pair_sync_to_device(gpu, &hn);
 
-    gpu_pair dh = pair_random(gpu, rows * H, 204, -1, 1), dc = pair_random(gpu, rows * H, 205, -1, 1);
+    gpu_pair dh = pair_random(gpu, rows * H, 204, -1, 1);
+    gpu_pair dc = pair_random(gpu, rows * H, 205, -1, 1);
     gpu_pair dhp = pair_poisoned(gpu, rows * H), dg = pair_poisoned(gpu, rows * ldg);
     gpu_pair dgh = pair_poisoned(gpu, rows * ldg);
     sc.dh = dh.h, sc.dc = dc.h, sc.dh_prev = dhp.h, sc.dgates = dg.h, sc.dgates_h = dgh.h;
