@@ -279,7 +279,9 @@ static dt_status read_device(dt_session *s, dt_cfg *rt)
     s->be = dt_backend_cpu();
     s->gpu = -1;
     if (device == 0) return DT_OK;
-    if (!dt_nccl_built() && dt_comm_size(s->comm) > 1) {
+    /* No GPU here, or no CUDA in this build, is what to say first (pick_gpu
+     * does); then that several ranks on GPUs need NCCL. */
+    if (dt_cuda_device_count() > 0 && !dt_nccl_built() && dt_comm_size(s->comm) > 1) {
         dt_nccl *n;
         return dt_nccl_create(s->comm, 0.0, &n); /* the error of a build without NCCL */
     }
