@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config git
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libopenblas-openmp-dev libyaml-dev libcjson-dev zlib1g-dev
-  dataset-fashion-mnist gnuplot-nox
+  dataset-fashion-mnist gnuplot-nox sentencepiece
 )
 # The test run also checks dtrain against PyTorch (parameter counts of the
 # CNN zoo); launcher/test.sh asks for it with DT_SETUP_TESTS=1.

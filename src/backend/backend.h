@@ -41,6 +41,7 @@ typedef struct dt_loss_sums {
     double loss;    /* sum over the rows of the per-sample loss */
     int64_t correct; /* classification: rows whose arg-max equals the label */
     int64_t correct5; /* rows whose label is among the 5 largest logits */
+    int64_t targets;  /* token losses: rows that have a label (not -1) */
 } dt_loss_sums;
 
 /* Geometry of a 2-d convolution over NCHW images, PyTorch's conventions:
@@ -133,6 +134,35 @@ typedef struct dt_cell_step {
     float *dgates, *dgates_h; /* ld_dgates */
     int64_t ld_dgates;
 } dt_cell_step;
+
+/* ---- attention (CPU: cpu/cpu_attn.c) ----
+ * Scaled dot-product self-attention over the (sample, head) blocks of a
+ * batch of n sequences of T steps, C = heads * D channels. Block (b, h)
+ * reads its queries, keys and values from columns h*D, C + h*D and 2C + h*D
+ * of the rows of sample b in qkv, forms the (T, T) scores
+ * S = scale * Q K^T, a softmax over the keys a query may see (key j < the
+ * sample's length, and j <= i when causal; none: the row is 0), optional
+ * inverted dropout on those probabilities, and writes P V into columns h*D
+ * of ctx. Dropout keeps probability (i, j) of block (b, h) when uniform
+ * number ((index[b] * heads + h) * T + i) * T + j of `rng` is >= p, so a
+ * sample's mask depends on its global index alone. Backward recomputes the
+ * probabilities from qkv (nothing of size T x T is kept between the
+ * passes) and writes (overwrites) dqkv from dctx. */
+typedef struct dt_attn_args {
+    int64_t n, steps, heads, head_dim;
+    const float *qkv;     /* (n, T, 3C) */
+    float *ctx;           /* (n, T, C), forward output */
+    const float *lengths; /* (n) valid keys per sample; NULL: all T */
+    int causal;
+    float scale;          /* usually 1 / sqrt(D) */
+    float dropout;        /* p; 0: none (evaluation) */
+    const dt_rng *rng;    /* host; used when dropout > 0 */
+    const int64_t *index; /* host; global sample indices, when dropout > 0 */
+    const float *dctx;    /* (n, T, C), backward input */
+    float *dqkv;          /* (n, T, 3C), backward output */
+    float *work;          /* attention_workspace(T, heads) floats */
+    int64_t work_floats;
+} dt_attn_args;
 
 typedef struct dt_backend {
     const char *name;
@@ -310,6 +340,26 @@ typedef struct dt_backend {
                              int64_t dim, float *out);
     void (*embed_backward)(const float *ids, int64_t n, const float *dout, int64_t vocab,
                            int64_t dim, float *dtable);
+    /* ---- transformers (CPU: cpu/cpu_attn.c) ---- */
+    /* Floats of workspace the attention ops need for sequences of `steps`
+     * (independent of the batch; one block serves every layer). */
+    int64_t (*attention_workspace)(int64_t steps, int64_t heads);
+    void (*attention_forward)(const dt_attn_args *a);
+    void (*attention_backward)(const dt_attn_args *a);
+    /* seg(rows, steps) = 0 up to and including the first id equal to `sep`
+     * in each row of ids(rows, steps), 1 after it (BERT's token types of
+     * [CLS] A [SEP] B [SEP]); a row without `sep` is all 0. */
+    void (*token_segments)(const float *ids, int64_t rows, int64_t steps, float sep,
+                           float *seg);
+    /* Cross-entropy per token: logits(rows, classes), labels(rows) as exact
+     * integers, where a label outside [0, classes) (-1 by convention) is no
+     * target: its row adds nothing and gets a zero gradient. dx (overwrite)
+     * = scale * (softmax - target) on target rows, target = (1-s) one-hot +
+     * s/classes. Returns the loss summed over target rows, the target rows
+     * whose arg-max is the label (correct) and the number of targets. */
+    dt_loss_sums (*token_cross_entropy)(const float *logits, const float *labels,
+                                        int64_t rows, int64_t classes, float smoothing,
+                                        float scale, float *dx);
     /* Copy count host buffers src[i] (bytes[i] each) to device buffers
      * dst[i] without waiting: a training batch goes up while the previous
      * step still computes. The host data is taken at once (staged through

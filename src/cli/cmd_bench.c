@@ -21,16 +21,36 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Token models: ids in [5, vocab) (above the special ids) and, for one
+ * step in seven, a target token (as masked-LM batches have about 15%). */
+static void synth_tokens(const dt_session *s, int64_t n, int64_t lo, float *x, float *y,
+                         const dt_rng *r)
+{
+    const int64_t T = s->info.y_dim, V = s->info.num_classes;
+    const int64_t in = dt_shape_numel(&s->info.x_shape);
+    for (int64_t i = 0; i < n * in; i++)
+        x[i] = 5.0f + (float)dt_rng_below(r, (uint64_t)(lo * in + i), (uint64_t)(V - 5));
+    for (int64_t i = 0; i < n * T; i++) {
+        const uint64_t k = (uint64_t)(1u << 30) + (uint64_t)(lo * T + i);
+        y[i] = dt_rng_below(r, k, 7) ? -1.0f : 5.0f + (float)dt_rng_below(r, k + (1u << 29),
+                                                                           (uint64_t)(V - 5));
+    }
+}
+
 /* This rank's slice of a synthetic global batch: uniform inputs, random
- * class labels (or normal targets for regression). */
+ * class labels (or normal targets for regression, or tokens). */
 static void synth_batch(const dt_session *s, int64_t n, int64_t lo, float *x, float *y,
                         int64_t *index)
 {
     const int64_t in = dt_shape_numel(&s->info.x_shape), yd = s->info.y_dim;
     const dt_rng r = dt_rng_make(s->seed, DT_RNG_USER, 7, 0);
+    for (int64_t i = 0; i < n; i++) index[i] = lo + i;
+    if (dt_loss_is_tokens(&s->loss) && s->info.num_classes > 5) {
+        synth_tokens(s, n, lo, x, y, &r);
+        return;
+    }
     dt_rng_fill_uniform(&r, (uint64_t)(lo * in), x, n * in, 0.0f, 1.0f);
     for (int64_t i = 0; i < n; i++) {
-        index[i] = lo + i;
         if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
             y[i] = (float)dt_rng_below(&r, (uint64_t)(1u << 30) + (uint64_t)(lo + i),
                                        (uint64_t)s->info.num_classes);
@@ -69,9 +89,10 @@ static void report_overlap(const dt_session *s, const dt_trainer *t, int64_t ste
     const dt_reducer_stats st = dt_trainer_reducer_stats(t);
     const double wait = st.wait_s / (double)steps, full = blocking_allreduce_s(s);
     if (dt_comm_rank(s->comm) != 0) return;
-    printf("  all-reduce: %.3f ms/step waiting after backward (%.1f of %lld buckets started "
+    printf("  %s: %.3f ms/step waiting after backward (%.1f of %lld buckets started "
            "during backward); a blocking all-reduce of all %lld gradients takes %.3f ms\n",
-           1e3 * wait, (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
+           s->optim->shard ? "reduce-scatter" : "all-reduce", 1e3 * wait,
+           (double)st.overlapped / (double)steps, (long long)(st.buckets / steps),
            (long long)s->model->n_params, 1e3 * full);
 }
 
@@ -100,6 +121,17 @@ static dt_status run_bench(dt_session *s, const dt_cli *cli, double *rates, int 
         rates[(*n_rates)++] = (double)(B * cli->steps) / (dt_now() - t0);
     }
     if (st == DT_OK) report_overlap(s, t, (int64_t)(cli->warmup + cli->intervals * cli->steps));
+    dt_memory_report mem;
+    if (st == DT_OK) st = dt_trainer_memory(t, &mem);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0) {
+        char text[400];
+        dt_memory_report_text(&mem, text, sizeof text);
+        printf("  memory per rank: %s\n", text);
+        printf("memory: params=%lld grads=%lld optim_state=%lld optim_scratch=%lld "
+               "activations=%lld total=%lld sharded=%d\n", (long long)mem.params,
+               (long long)mem.grads, (long long)mem.optim_state, (long long)mem.optim_scratch,
+               (long long)mem.activations, (long long)mem.total, mem.sharded);
+    }
     dt_trainer_destroy(t);
     free(x);
     free(y);
@@ -121,8 +153,13 @@ static double sgemm_rate(const dt_session *s, int64_t n, int steps)
         widest = in > widest ? in : widest;
         widest = m->layers[i]->units > widest ? m->layers[i]->units : widest;
     }
-    float *a = be->alloc((size_t)(n * widest) * sizeof(float));
-    float *b = be->alloc((size_t)(n * widest) * sizeof(float));
+    int64_t steps_max = 1; /* rows per sample of a per-token layer */
+    for (int i = 0; i < m->n_layers; i++) {
+        const dt_shape *sh = &m->layers[i]->in_shape[0];
+        if (sh->ndim == 2 && sh->dim[0] > steps_max) steps_max = sh->dim[0];
+    }
+    float *a = be->alloc((size_t)(n * steps_max * widest) * sizeof(float));
+    float *b = be->alloc((size_t)(n * steps_max * widest) * sizeof(float));
     double best = 0.0;
     for (int rep = 0; rep < 5; rep++) {
         double flops = 0.0;
@@ -131,14 +168,17 @@ static double sgemm_rate(const dt_session *s, int64_t n, int steps)
             for (int i = 0; i < m->n_layers; i++) {
                 const dt_layer *l = m->layers[i];
                 if (strcmp(l->ops->kind, "linear") != 0) continue;
-                const int in = (int)dt_shape_numel(&l->in_shape[0]), out = (int)l->units;
-                float *w = l->params[0].data, *dw = l->params[0].grad;
-                be->gemm(0, 1, (int)n, out, in, 1.0f, a, in, w, in, 0.0f, b, out);
-                be->gemm(1, 0, out, in, (int)n, 1.0f, b, out, a, in, 0.0f, dw, in);
-                flops += 4.0 * (double)n * in * out;
+                const dt_param *wp = l->tied ? l->tied : &l->params[0];
+                const int in = (int)wp->shape.dim[1], out = (int)l->units;
+                /* per-token layers: every step is a row */
+                const int rows = (int)(n * (dt_shape_numel(&l->in_shape[0]) / in));
+                float *w = wp->data, *dw = wp->grad;
+                be->gemm(0, 1, rows, out, in, 1.0f, a, in, w, in, 0.0f, b, out);
+                be->gemm(1, 0, out, in, rows, 1.0f, b, out, a, in, 0.0f, dw, in);
+                flops += 4.0 * (double)rows * in * out;
                 if (l->in[0] >= 0) {
-                    be->gemm(0, 0, (int)n, in, out, 1.0f, b, out, w, in, 0.0f, a, in);
-                    flops += 2.0 * (double)n * in * out;
+                    be->gemm(0, 0, rows, in, out, 1.0f, b, out, w, in, 0.0f, a, in);
+                    flops += 2.0 * (double)rows * in * out;
                 }
             }
         (void)be->sync(); /* a GPU queues the products: wait for them */
@@ -187,14 +227,21 @@ int dt_cmd_bench(int argc, char **argv)
     const double med = rates[n_rates / 2];
     const double gflops = med * 6.0 * (double)dt_model_macs(s->model) / 1e9;
     if (dt_comm_rank(comm) == 0) {
-        printf("bench %s: %d rank(s) x %d thread(s), global batch %lld, optimizer %s\n",
+        printf("bench %s: %d rank(s) x %d thread(s), global batch %lld, optimizer %s%s\n",
                cli.config, dt_comm_size(comm), s->threads, (long long)s->ts.batch_size,
-               dt_optim_name(s->optim->kind));
+               dt_optim_name(s->optim->kind),
+               s->optim->shard && dt_comm_size(comm) > 1 ? " (state sharded)" : "");
         printf("  %.0f samples/s median of %d intervals of %d steps (min %.0f, max %.0f), "
                "%.2f ms/step, %.1f GFLOP/s\n", med, n_rates, cli.steps, rates[0],
                rates[n_rates - 1], 1e3 * (double)s->ts.batch_size / med, gflops);
-        printf("result: samples_per_s=%.1f gflops=%.2f ranks=%d threads=%d batch=%lld\n", med,
+        if (dt_loss_is_tokens(&s->loss))
+            printf("  %.0f tokens/s (%lld steps per sample)\n", med * (double)s->loss.steps,
+                   (long long)s->loss.steps);
+        printf("result: samples_per_s=%.1f gflops=%.2f ranks=%d threads=%d batch=%lld", med,
                gflops, dt_comm_size(comm), s->threads, (long long)s->ts.batch_size);
+        if (dt_loss_is_tokens(&s->loss))
+            printf(" tokens_per_s=%.1f", med * (double)s->loss.steps);
+        printf("\n");
     }
     dt_cli_finish(comm, s);
     return 0;

@@ -1,6 +1,6 @@
 /* `dtrain data`: build shard sets from source data and inspect them.
  *
- *   dtrain data convert --format idx|mnist-json|csv ... --out DIR
+ *   dtrain data convert --format idx|mnist-json|csv|token-ids ... --out DIR
  *   dtrain data info DIR
  *
  * convert calls the converters of data/convert.h; info prints what the
@@ -26,6 +26,10 @@ static const char g_usage[] =
     "                      (per-pixel labels: digit + 1 on strokes, 0 background)\n"
     "  dtrain data convert --format csv --input F [--test-input F] [--targets K]\n"
     "                      [--classes] --out DIR [options]\n"
+    "  dtrain data convert --format token-ids --task mlm|lm|class --input LIST\n"
+    "                      --tokenizer M.model [--seq-len T] --out DIR [options]\n"
+    "                      (SentencePiece ids; LIST: one document per line,\n"
+    "                      SPLIT FILE [CLASS]; see docs/text.md)\n"
     "  dtrain data info DIR\n"
     "  dtrain data synth --task TASK --out DIR [options]  (see synth --help)\n"
     "\n"
@@ -44,6 +48,13 @@ static const char g_usage[] =
     "                      negative from the end, or header names (default -1)\n"
     "  --classes           csv: the target is a class label 0..C-1 (default:\n"
     "                      regression targets)\n"
+    "  --task K            token-ids: mlm (sentence pairs, targets made by masking\n"
+    "                      at load time), lm (next-token targets) or class\n"
+    "                      (passages labelled with their document's class,\n"
+    "                      names in --class-names order)\n"
+    "  --tokenizer M       token-ids: the SentencePiece model (M.model, with\n"
+    "                      M.vocab beside it), copied into the set\n"
+    "  --seq-len T         token-ids: tokens per sample (default 128)\n"
     "\n"
     "info prints the manifest and verifies every shard (size, CRC-32, datasets);\n"
     "it exits with 1 if any check fails.\n"
@@ -54,8 +65,9 @@ static const char g_usage[] =
 /* The convert command line. */
 typedef struct convert_args {
     const char *format, *images, *labels, *test_images, *test_labels;
-    const char *input, *test_input;
+    const char *input, *test_input, *task;
     dt_convert_options opt;
+    dt_text_options text;
 } convert_args;
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -97,11 +109,13 @@ static const char **string_option(convert_args *a, const char *name)
     static const char *const names[] = {"--format",      "--images",      "--labels",
                                         "--test-images", "--test-labels", "--input",
                                         "--test-input",  "--out",         "--name",
-                                        "--class-names", "--targets"};
+                                        "--class-names", "--targets",     "--task",
+                                        "--tokenizer"};
     const char **const slots[] = {&a->format,        &a->images,      &a->labels,
                                   &a->test_images,   &a->test_labels, &a->input,
                                   &a->test_input,    &a->opt.out_dir, &a->opt.name,
-                                  &a->opt.class_names, &a->opt.targets};
+                                  &a->opt.class_names, &a->opt.targets, &a->task,
+                                  &a->opt.tokenizer};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0) return slots[i];
     return NULL;
@@ -111,6 +125,7 @@ static const char **string_option(convert_args *a, const char *name)
 static int parse_convert(int argc, char **argv, convert_args *a)
 {
     dt_convert_options_init(&a->opt);
+    a->text = (dt_text_options){.task = DT_TEXT_MLM, .seq_len = 128};
     for (int i = 2; i < argc; i++) {
         const char *const o = argv[i];
         double v;
@@ -131,6 +146,9 @@ static int parse_convert(int argc, char **argv, convert_args *a)
         } else if (strcmp(o, "--shards") == 0) {
             if (!parse_num(o, val, 0, 1 << 20, &v)) return 2;
             a->opt.shards = (int)v;
+        } else if (strcmp(o, "--seq-len") == 0) {
+            if (!parse_num(o, val, 1, 1 << 20, &v)) return 2;
+            a->text.seq_len = (int)v;
         } else if (strcmp(o, "--test-fraction") == 0) {
             if (!parse_num(o, val, 0, 0.999999, &v)) return 2;
             a->opt.test_fraction = v;
@@ -146,8 +164,36 @@ static int parse_convert(int argc, char **argv, convert_args *a)
     return 0;
 }
 
+/* `--format token-ids`: the task, and the vocabulary beside the model. */
+static int run_token_ids(convert_args *a)
+{
+    static const char *const tasks[] = {"mlm", "lm", "class"};
+    if (!a->input) return usage_error("--format token-ids needs --input LIST");
+    if (!a->task) return usage_error("--format token-ids needs --task mlm|lm|class");
+    int task = -1;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(a->task, tasks[k]) == 0) task = k;
+    if (task < 0) return usage_error("--task %s: expected mlm, lm or class", a->task);
+    a->text.task = (dt_text_task)task;
+    if (task == DT_TEXT_CLASS && !a->opt.class_names)
+        return usage_error("--task class needs --class-names A,B,... (the CLASS of the list)");
+
+    const char *const model = a->opt.tokenizer;
+    const size_t len = model ? strlen(model) : 0;
+    if (len < 7 || strcmp(model + len - 6, ".model") != 0)
+        return usage_error("--format token-ids needs --tokenizer M.model (a SentencePiece "
+                           "model with M.vocab beside it)");
+    char *const vocab = dt_calloc(len + 1, 1);
+    snprintf(vocab, len + 1, "%.*s.vocab", (int)(len - 6), model);
+    a->opt.tokenizer_vocab = vocab;
+    const dt_status s = dt_convert_token_ids(a->input, &a->text, &a->opt);
+    free(vocab);
+    a->opt.tokenizer_vocab = NULL;
+    return s == DT_OK ? 0 : fail();
+}
+
 /* The converter the format names, after checking its required options. */
-static int run_convert(const convert_args *a)
+static int run_convert(convert_args *a)
 {
     if (!a->format) return usage_error("convert needs --format");
     if (!a->opt.out_dir) return usage_error("convert needs --out DIR");
@@ -167,9 +213,11 @@ static int run_convert(const convert_args *a)
     } else if (strcmp(a->format, "csv") == 0) {
         if (!a->input) return usage_error("--format csv needs --input FILE");
         s = dt_convert_csv(a->input, a->test_input, &a->opt);
+    } else if (strcmp(a->format, "token-ids") == 0) {
+        return run_token_ids(a);
     } else {
-        return usage_error("unknown format '%s' (idx, mnist-json, csv, segment-digits)",
-                           a->format);
+        return usage_error("unknown format '%s' (idx, mnist-json, csv, segment-digits, "
+                           "token-ids)", a->format);
     }
     return s == DT_OK ? 0 : fail();
 }
@@ -201,8 +249,14 @@ static void print_x(const cJSON *x)
 static void print_labels(const cJSON *label, const cJSON *split)
 {
     const char *const kind = str_or(label, "kind", "?");
+    const cJSON *const stored = cJSON_GetObjectItemCaseSensitive(label, "stored");
     if (strcmp(kind, "class") == 0)
         printf("%-10s class, %.0f classes", "labels", num_or(label, "num_classes", 0));
+    else if (strcmp(kind, "tokens") == 0)
+        printf("%-10s tokens, %.0f per sample, ids in [0, %.0f), objective %s%s", "labels",
+               num_or(label, "dim", 0), num_or(label, "num_classes", 0),
+               str_or(label, "objective", "?"),
+               cJSON_IsFalse(stored) ? " (targets made at load time by masking)" : "");
     else printf("%-10s %s, %.0f value(s)", "labels", kind, num_or(label, "dim", 0));
     const cJSON *n;
     int i = 0;
@@ -223,6 +277,54 @@ static void print_split(const char *name, const cJSON *sp)
     cJSON_ArrayForEach(sh, shards)
         printf("  %-18s %8.0f samples %12.0f bytes  crc32 %s\n", str_or(sh, "file", "?"),
                num_or(sh, "count", 0), num_or(sh, "bytes", 0), str_or(sh, "crc32", "?"));
+}
+
+/* The tokenizer of a set of token ids. */
+static void print_tokenizer(const cJSON *tok)
+{
+    if (!tok) return;
+    printf("%-10s %s (%s, vocabulary %.0f), %.0f bytes, crc32 %s\n", "tokenizer",
+           str_or(tok, "file", "?"), str_or(tok, "kind", "?"), num_or(tok, "vocab_size", 0),
+           num_or(tok, "bytes", 0), str_or(tok, "crc32", "?"));
+    printf("%-10s", "special");
+    const cJSON *sp;
+    cJSON_ArrayForEach(sp, cJSON_GetObjectItemCaseSensitive(tok, "special"))
+        printf(" %s=%.0f", sp->string, cJSON_IsNumber(sp) ? sp->valuedouble : -1.0);
+    printf("\n");
+}
+
+/* What the text converter counted, per split. */
+static void print_text(const cJSON *text)
+{
+    if (!text) return;
+    printf("%-10s task %s, %.0f tokens per sample", "text", str_or(text, "task", "?"),
+           num_or(text, "seq_len", 0));
+    if (cJSON_GetObjectItemCaseSensitive(text, "longest_piece"))
+        printf(", sentences split into pieces of at most %.0f tokens",
+               num_or(text, "longest_piece", 0));
+    printf("\n");
+    const cJSON *sp;
+    cJSON_ArrayForEach(sp, cJSON_GetObjectItemCaseSensitive(text, "splits"))
+        printf("  %-8s %.0f documents, %.0f sentences, %.0f tokens, %.0f [UNK], %.0f empty "
+               "lines skipped, %.0f long sentences split, %.0f samples, padding %.1f%%\n",
+               sp->string, num_or(sp, "documents", 0), num_or(sp, "sentences", 0),
+               num_or(sp, "tokens", 0), num_or(sp, "unk_tokens", 0), num_or(sp, "empty_lines", 0),
+               num_or(sp, "long_sentences_split", 0), num_or(sp, "samples", 0),
+               100.0 * num_or(sp, "padding_share", 0));
+}
+
+/* The baseline a model trained on the set has to beat. */
+static void print_baseline(const cJSON *b)
+{
+    if (!b) return;
+    const char *const kind = str_or(b, "kind", "?");
+    if (strcmp(kind, "unigram") == 0)
+        printf("%-10s unigram (from the train split, add-one): test cross-entropy %.4f nats, "
+               "perplexity %.1f, over %.0f targets\n", "baseline", num_or(b, "cross_entropy", 0),
+               num_or(b, "perplexity", 0), num_or(b, "test_targets", 0));
+    else if (strcmp(kind, "majority_class") == 0)
+        printf("%-10s majority class of the train split (%s): test accuracy %.2f%%\n",
+               "baseline", str_or(b, "class", "?"), 100.0 * num_or(b, "test_accuracy", 0));
 }
 
 /* Open every split as training would; prints OK or the error. */
@@ -279,6 +381,9 @@ static int run_info(const char *dir)
     print_x(cJSON_GetObjectItemCaseSensitive(m, "x"));
     print_labels(cJSON_GetObjectItemCaseSensitive(m, "label"),
                  cJSON_GetObjectItemCaseSensitive(m, "split"));
+    print_tokenizer(cJSON_GetObjectItemCaseSensitive(m, "tokenizer"));
+    print_text(cJSON_GetObjectItemCaseSensitive(m, "text"));
+    print_baseline(cJSON_GetObjectItemCaseSensitive(m, "baseline"));
     const cJSON *const splits = cJSON_GetObjectItemCaseSensitive(m, "splits");
     const cJSON *sp;
     cJSON_ArrayForEach(sp, splits) print_split(sp->string, sp);

@@ -31,9 +31,12 @@ static void print_layer(const dt_model *m, const dt_layer *l)
                         l->in[k] < 0 ? "input" : m->layers[l->in[k]]->name);
     int64_t np = 0;
     for (int k = 0; k < l->n_params; k++) np += dt_shape_numel(&l->params[k].shape);
-    printf("%-16s %-16s %-18s %-18s %14s %14s\n", l->name, l->ops->kind, inputs,
+    printf("%-16s %-18s %-26s %-18s %14s %14s", l->name, l->ops->kind, inputs,
            dt_shape_str(&l->out_shape, shape, sizeof shape), group(np, params, sizeof params),
            group(l->ops->macs ? l->ops->macs(l) : 0, macs, sizeof macs));
+    /* A borrowed weight is counted with its owner. */
+    if (l->tied) printf("  (+ %s tied)", dt_shape_str(&l->tied->shape, shape, sizeof shape));
+    printf("\n");
 }
 
 int dt_cmd_info(int argc, char **argv)
@@ -52,7 +55,7 @@ int dt_cmd_info(int argc, char **argv)
     if (dt_comm_rank(comm) == 0) {
         printf("model of %s, input %s per sample\n\n", cli.config,
                dt_shape_str(&m->in_shape, buf, sizeof buf));
-        printf("%-16s %-16s %-18s %-18s %14s %14s\n", "layer", "kind", "inputs", "output",
+        printf("%-16s %-18s %-26s %-18s %14s %14s\n", "layer", "kind", "inputs", "output",
                "parameters", "mult-adds");
         for (int i = 0; i < m->n_layers; i++) print_layer(m, m->layers[i]);
         printf("\ntotal: %s parameters (%.2f MB as float32), %s multiply-adds per sample\n",

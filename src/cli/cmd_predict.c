@@ -89,6 +89,9 @@ int dt_cmd_predict(int argc, char **argv)
     dt_status st = dt_trainer_create(s, &t);
     if (st == DT_OK && dt_comm_rank(comm) == 0) {
         st = dt_checkpoint_load(cli.checkpoint, s->model, NULL, &meta);
+        if (st == DT_OK)
+            st = dt_checkpoint_check_tokenizer(cli.checkpoint, &meta, &s->info, s->data_path,
+                                               "predicting with");
         FILE *f = st == DT_OK ? fopen(out_path, "w") : NULL;
         if (st == DT_OK && !f) st = dt_error_set(DT_ERR_IO, "cannot write %s", out_path);
         if (f) {

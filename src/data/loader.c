@@ -66,7 +66,9 @@ static void fill_slot(dt_loader *l, int k, int64_t step)
                          .global_n = count, .global_lo = lo, .epoch = l->epoch,
                          .step = step};
     memcpy(s->index, l->order + step * b + lo, (size_t)(hi - lo) * sizeof *s->index);
-    s->status = dt_dataset_read(l->ds, s->index, (int)(hi - lo), s->x, s->y);
+    /* Masked-LM sets draw a new mask per epoch (data/mlm.h). */
+    s->status = dt_dataset_read_keyed(l->ds, (uint32_t)l->epoch, s->index, (int)(hi - lo),
+                                      s->x, s->y);
     if (s->status != DT_OK) snprintf(s->msg, sizeof s->msg, "%s", dt_error_message());
 }
 

@@ -126,6 +126,70 @@ dt_status dt_comm_allgather(dt_comm *c, const void *in, void *out, int64_t bytes
 
 dt_status dt_comm_barrier(dt_comm *c) { return DT_MPI(MPI_Barrier(c->comm)); }
 
+/* MPI's int counts and displacements of the parts; an error (the same on
+ * every rank, so none is left waiting) when a part or offset is too big. */
+static dt_status part_counts(const dt_comm *c, const int64_t *bounds, int **counts, int **displs)
+{
+    if (bounds[c->size] > INT32_MAX)
+        return dt_error_set(DT_ERR_INTERNAL, "rank %d: a vector of %lld floats is too long "
+                            "for one MPI collective over parts", c->rank,
+                            (long long)bounds[c->size]);
+    *counts = dt_calloc((size_t)c->size, sizeof **counts);
+    *displs = dt_calloc((size_t)c->size, sizeof **displs);
+    for (int r = 0; r < c->size; r++) {
+        (*counts)[r] = (int)(bounds[r + 1] - bounds[r]);
+        (*displs)[r] = (int)bounds[r];
+    }
+    return DT_OK;
+}
+
+dt_status dt_comm_reduce_scatter_f32(dt_comm *c, const float *full, float *part,
+                                     const int64_t *bounds)
+{
+    int *counts, *displs;
+    DT_TRY(part_counts(c, bounds, &counts, &displs));
+    const dt_status s = DT_MPI(MPI_Reduce_scatter(full, part, counts, MPI_FLOAT, MPI_SUM,
+                                                  c->comm));
+    free(counts);
+    free(displs);
+    return s;
+}
+
+dt_status dt_comm_allgather_parts_f32(dt_comm *c, float *full, const int64_t *bounds)
+{
+    int *counts, *displs;
+    DT_TRY(part_counts(c, bounds, &counts, &displs));
+    const dt_status s = DT_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full, counts,
+                                              displs, MPI_FLOAT, c->comm));
+    free(counts);
+    free(displs);
+    return s;
+}
+
+dt_status dt_comm_gather_parts_f32(dt_comm *c, const float *part, float *full,
+                                   const int64_t *bounds, int root)
+{
+    int *counts, *displs;
+    DT_TRY(part_counts(c, bounds, &counts, &displs));
+    const dt_status s = DT_MPI(MPI_Gatherv(part, counts[c->rank], MPI_FLOAT, full, counts,
+                                           displs, MPI_FLOAT, root, c->comm));
+    free(counts);
+    free(displs);
+    return s;
+}
+
+dt_status dt_comm_scatter_parts_f32(dt_comm *c, const float *full, float *part,
+                                    const int64_t *bounds, int root)
+{
+    int *counts, *displs;
+    DT_TRY(part_counts(c, bounds, &counts, &displs));
+    const dt_status s = DT_MPI(MPI_Scatterv(full, counts, displs, MPI_FLOAT, part,
+                                            counts[c->rank], MPI_FLOAT, root, c->comm));
+    free(counts);
+    free(displs);
+    return s;
+}
+
 dt_status dt_comm_agree(dt_comm *c, dt_status local)
 {
     /* The lowest failing rank wins: reduce (failed ? rank : size) by MIN. */

@@ -44,6 +44,23 @@ dt_status dt_comm_bcast(dt_comm *c, void *buf, int64_t bytes, int root);
 dt_status dt_comm_allgather(dt_comm *c, const void *in, void *out, int64_t bytes);
 dt_status dt_comm_barrier(dt_comm *c);
 
+/* Collectives over a flat float vector cut into one contiguous part per
+ * rank: rank r's part is [bounds[r], bounds[r + 1]) (size + 1 offsets,
+ * increasing, bounds[0] = 0; parts may be empty). Host memory. */
+/* Sum `full` (bounds[size] floats) over all ranks and leave this rank's
+ * part of the sum in `part` (bounds[rank + 1] - bounds[rank] floats). */
+dt_status dt_comm_reduce_scatter_f32(dt_comm *c, const float *full, float *part,
+                                     const int64_t *bounds);
+/* In place: every rank's part of `full` to every rank. */
+dt_status dt_comm_allgather_parts_f32(dt_comm *c, float *full, const int64_t *bounds);
+/* Rank `root` collects every rank's `part` into its `full` (other ranks
+ * pass full = NULL). */
+dt_status dt_comm_gather_parts_f32(dt_comm *c, const float *part, float *full,
+                                   const int64_t *bounds, int root);
+/* Rank `root` sends part r of its `full` to rank r, into `part`. */
+dt_status dt_comm_scatter_parts_f32(dt_comm *c, const float *full, float *part,
+                                    const int64_t *bounds, int root);
+
 /* Collective: every rank passes its own status; if any failed, all return
  * the failure of the lowest failing rank, with its message (prefixed by
  * that rank when the world has several). */

@@ -199,6 +199,50 @@ dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t
     return settle(n, "all-gather (ncclAllGather)");
 }
 
+/* [lo, hi) clipped to rank r's part. */
+static void clip_part(const int64_t *bounds, int r, int64_t lo, int64_t hi, int64_t *a,
+                      int64_t *b)
+{
+    *a = lo > bounds[r] ? lo : bounds[r];
+    *b = hi < bounds[r + 1] ? hi : bounds[r + 1];
+}
+
+dt_status dt_nccl_reduce_scatter_start(dt_nccl *n, const float *full, int64_t lo, int64_t hi,
+                                       float *part_out, const int64_t *bounds)
+{
+    DT_TRY(after_compute(n));
+    DT_TRY(DT_NCCL(n, ncclGroupStart()));
+    dt_status s = DT_OK;
+    for (int r = 0; s == DT_OK && r < n->size; r++) {
+        int64_t a, b;
+        clip_part(bounds, r, lo, hi, &a, &b);
+        if (b <= a) continue;
+        /* The receive buffer matters on the root only. */
+        float *recv = r == n->rank ? part_out + (a - bounds[r]) : (float *)full + a;
+        s = DT_NCCL(n, ncclReduce(full + a, recv, (size_t)(b - a), ncclFloat, ncclSum, r,
+                                  n->comm, n->stream));
+    }
+    const dt_status e = DT_NCCL(n, ncclGroupEnd());
+    if (s != DT_OK || e != DT_OK) return s != DT_OK ? s : e;
+    return settle(n, "reduce-scatter (ncclReduce group)");
+}
+
+dt_status dt_nccl_allgather_parts_start(dt_nccl *n, float *full, const int64_t *bounds)
+{
+    DT_TRY(after_compute(n));
+    DT_TRY(DT_NCCL(n, ncclGroupStart()));
+    dt_status s = DT_OK;
+    for (int r = 0; s == DT_OK && r < n->size; r++) {
+        const int64_t count = bounds[r + 1] - bounds[r];
+        if (count > 0)
+            s = DT_NCCL(n, ncclBroadcast(full + bounds[r], full + bounds[r], (size_t)count,
+                                         ncclFloat, r, n->comm, n->stream));
+    }
+    const dt_status e = DT_NCCL(n, ncclGroupEnd());
+    if (s != DT_OK || e != DT_OK) return s != DT_OK ? s : e;
+    return settle(n, "all-gather of parts (ncclBroadcast group)");
+}
+
 /* Poll the event and NCCL's asynchronous error until done or timed out. */
 static dt_status poll_done(dt_nccl *n, const char *what)
 {
@@ -265,6 +309,17 @@ dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root)
 }
 
 dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL all-gather in a build without NCCL");
+}
+
+dt_status dt_nccl_reduce_scatter_start(dt_nccl *n, const float *full, int64_t lo, int64_t hi,
+                                       float *part_out, const int64_t *bounds)
+{
+    return dt_error_set(DT_ERR_INTERNAL, "NCCL reduce-scatter in a build without NCCL");
+}
+
+dt_status dt_nccl_allgather_parts_start(dt_nccl *n, float *full, const int64_t *bounds)
 {
     return dt_error_set(DT_ERR_INTERNAL, "NCCL all-gather in a build without NCCL");
 }

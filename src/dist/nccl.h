@@ -43,6 +43,18 @@ dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root);
  * order), all device memory. */
 dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes);
 
+/* Over a vector cut into one part per rank, rank r's part being
+ * [bounds[r], bounds[r + 1]) (as in dist/comm.h), device floats. Parts may
+ * differ in size, which ncclReduceScatter and ncclAllGather do not allow,
+ * so these are one NCCL group of a reduce (or broadcast) per part.
+ * Start summing full[lo, hi) over all ranks, this rank's share of that
+ * range (its part clipped to it) going to part_out, which holds the part
+ * from its start: the bucketed reduce-scatter of the sharded optimizer. */
+dt_status dt_nccl_reduce_scatter_start(dt_nccl *n, const float *full, int64_t lo, int64_t hi,
+                                       float *part_out, const int64_t *bounds);
+/* Start sending every rank's part of `full` to every rank, in place. */
+dt_status dt_nccl_allgather_parts_start(dt_nccl *n, float *full, const int64_t *bounds);
+
 /* Wait for every collective started so far; `what` names them in errors
  * ("gradient all-reduce"). Orders the compute stream after them. */
 dt_status dt_nccl_wait(dt_nccl *n, const char *what);

@@ -4,6 +4,7 @@
 #include "dist/reducer.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "dist/nccl.h"
 
@@ -19,6 +20,11 @@ struct dt_reducer {
     dt_reducer_stats stats;
     double (*sumsq)(const float *x, int64_t n); /* local norm tracking, or NULL */
     double local_sumsq;
+    /* Sharded: shard bounds (size + 1), where this rank's summed shard
+     * goes, and per bucket the MPI receive counts (size ints each). */
+    int64_t *bounds;
+    float *shard_out;
+    int *counts;
 };
 
 dt_status dt_reducer_create(dt_comm *c, float *grads, int64_t n, int64_t bucket_bytes,
@@ -50,6 +56,8 @@ void dt_reducer_destroy(dt_reducer *r)
     if (!r) return;
     free(r->lo);
     free(r->req);
+    free(r->bounds);
+    free(r->counts);
     free(r);
 }
 
@@ -66,11 +74,42 @@ void dt_reducer_track_local(dt_reducer *r, double (*sumsq)(const float *x, int64
 
 double dt_reducer_local_sumsq(const dt_reducer *r) { return r->local_sumsq; }
 
+void dt_reducer_set_shard(dt_reducer *r, float *out, const int64_t *bounds)
+{
+    const int size = dt_comm_size(r->comm);
+    r->shard_out = out;
+    r->bounds = dt_calloc((size_t)size + 1, sizeof *r->bounds);
+    memcpy(r->bounds, bounds, ((size_t)size + 1) * sizeof *bounds);
+    r->counts = dt_calloc((size_t)(r->n_buckets * size), sizeof *r->counts);
+    for (int b = 0; b < r->n_buckets; b++) {
+        const int64_t lo = r->lo[b], hi = b == 0 ? r->n : r->lo[b - 1];
+        for (int q = 0; q < size; q++) {
+            const int64_t a = lo > bounds[q] ? lo : bounds[q];
+            const int64_t e = hi < bounds[q + 1] ? hi : bounds[q + 1];
+            r->counts[b * size + q] = e > a ? (int)(e - a) : 0;
+        }
+    }
+}
+
+/* Bucket b's part of this rank's shard: the sum lands in shard_out. */
+static dt_status start_shard_bucket(dt_reducer *r, int b, int64_t lo, int64_t hi)
+{
+    const int me = dt_comm_rank(r->comm);
+    if (r->nccl)
+        return dt_nccl_reduce_scatter_start(r->nccl, r->grads, lo, hi, r->shard_out, r->bounds);
+    const int64_t from = lo > r->bounds[me] ? lo : r->bounds[me];
+    float *recv = r->shard_out + (from < r->bounds[me + 1] ? from - r->bounds[me] : 0);
+    const int *counts = r->counts + (size_t)b * (size_t)dt_comm_size(r->comm);
+    return DT_MPI(MPI_Ireduce_scatter(r->grads + lo, recv, counts, MPI_FLOAT, MPI_SUM,
+                                      dt_comm_mpi(r->comm), &r->req[b]));
+}
+
 static dt_status start_bucket(dt_reducer *r, int b)
 {
     const int64_t hi = b == 0 ? r->n : r->lo[b - 1];
     float *p = r->grads + r->lo[b];
     if (r->sumsq) r->local_sumsq += r->sumsq(p, hi - r->lo[b]);
+    if (r->bounds) return start_shard_bucket(r, b, r->lo[b], hi);
     if (r->nccl) return dt_nccl_allreduce_start(r->nccl, p, hi - r->lo[b]);
     return DT_MPI(MPI_Iallreduce(MPI_IN_PLACE, p, (int)(hi - r->lo[b]), MPI_FLOAT, MPI_SUM,
                                  dt_comm_mpi(r->comm), &r->req[b]));

@@ -8,7 +8,14 @@
  * earlier requests are tested so MPI makes progress while the next layers
  * compute. dt_reducer_finish() starts what is left and waits for all.
  * Buckets are fixed, so the summation order, and therefore the result, is
- * the same in every step and every run with the same world size. */
+ * the same in every step and every run with the same world size.
+ *
+ * With a shard set (dt_reducer_set_shard, the sharded optimizer), each
+ * bucket is reduce-scattered instead: every rank receives the sum only of
+ * the part of the bucket that lies in its own shard, into a buffer of the
+ * shard's size, and the gradient buffer keeps this rank's local values.
+ * That moves half the bytes of an all-reduce (the all-gather of the
+ * updated parameters after the step is the other half). */
 #ifndef DT_DIST_REDUCER_H
 #define DT_DIST_REDUCER_H
 
@@ -25,6 +32,12 @@ typedef struct dt_reducer_stats {
 dt_status dt_reducer_create(dt_comm *c, float *grads, int64_t n, int64_t bucket_bytes,
                             dt_reducer **out);
 void dt_reducer_destroy(dt_reducer *r);
+
+/* Reduce-scatter instead of all-reduce: rank r's shard is [bounds[r],
+ * bounds[r + 1]) of the gradients (size + 1 offsets, copied); after finish,
+ * out[0, bounds[rank + 1] - bounds[rank]) holds this rank's shard summed
+ * over all ranks. `out` is backend memory owned by the caller. */
+void dt_reducer_set_shard(dt_reducer *r, float *out, const int64_t *bounds);
 
 /* Start a step: nothing reduced yet. */
 void dt_reducer_begin(dt_reducer *r);

@@ -17,6 +17,9 @@ extern const dt_layer_ops dt_conv2d_ops, dt_conv_transpose2d_ops, dt_max_pool2d_
     dt_group_norm_ops, dt_instance_norm_ops, dt_lrn_ops, dt_upsample_ops;
 /* Sequences: nn/rnn.c, nn/embedding.c. */
 extern const dt_layer_ops dt_rnn_ops, dt_lstm_ops, dt_gru_ops, dt_embedding_ops;
+/* Transformers: nn/attention.c, nn/position.c, nn/shape.c. */
+extern const dt_layer_ops dt_attention_ops, dt_position_embedding_ops,
+    dt_segment_embedding_ops, dt_select_token_ops;
 
 static const dt_layer_ops *const g_kinds[] = {
     &dt_linear_ops,  &dt_relu_ops,    &dt_leaky_relu_ops, &dt_sigmoid_ops,
@@ -27,6 +30,8 @@ static const dt_layer_ops *const g_kinds[] = {
     &dt_global_avg_pool_ops, &dt_batch_norm_ops, &dt_layer_norm_ops, &dt_group_norm_ops,
     &dt_instance_norm_ops, &dt_lrn_ops, &dt_upsample_ops,
     &dt_rnn_ops,     &dt_lstm_ops,    &dt_gru_ops,        &dt_embedding_ops,
+    &dt_attention_ops, &dt_position_embedding_ops, &dt_segment_embedding_ops,
+    &dt_select_token_ops,
 };
 #define N_KINDS (int)(sizeof g_kinds / sizeof g_kinds[0])
 
@@ -75,6 +80,18 @@ dt_param *dt_layer_add_buffer(dt_layer *l, const char *name, int ndim, const int
     return p;
 }
 
+dt_status dt_layer_read_init(dt_cfg *cfg, const char *const *inits, const dt_init *codes,
+                             dt_init *init, float *std)
+{
+    int k;
+    double sd;
+    DT_TRY(dt_cfg_enum(cfg, "init", inits[0], inits, &k));
+    DT_TRY(dt_cfg_float(cfg, "init_std", 0.02, 0.0, 100.0, &sd));
+    *init = codes[k];
+    *std = (float)sd;
+    return DT_OK;
+}
+
 void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backend *be)
 {
     const int64_t n = dt_shape_numel(&p->shape);
@@ -101,6 +118,7 @@ void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backe
     case DT_INIT_HE_NORMAL:
         dt_rng_fill_normal(&rng, 0, host, n, 0.0f, sqrtf(2.0f / (float)p->fan_in));
         break;
+    case DT_INIT_NORMAL: dt_rng_fill_normal(&rng, 0, host, n, 0.0f, p->init_std); break;
     }
     if (host != p->data) {
         be->to_device(p->data, host, (size_t)n * sizeof(float));

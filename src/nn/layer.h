@@ -28,7 +28,8 @@ typedef enum dt_init {
     DT_INIT_ONES,
     DT_INIT_UNIFORM_FAN_IN, /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default */
     DT_INIT_XAVIER_UNIFORM, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
-    DT_INIT_HE_NORMAL       /* N(0, 2 / fan_in) */
+    DT_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    DT_INIT_NORMAL          /* N(0, init_std^2): BERT's and GPT-2's 0.02 */
 } dt_init;
 
 typedef struct dt_param {
@@ -39,7 +40,8 @@ typedef struct dt_param {
     float *grad;
     dt_init init;
     int64_t fan_in, fan_out;
-    int no_decay; /* biases and normalization parameters */
+    float init_std; /* DT_INIT_NORMAL */
+    int no_decay;   /* biases and normalization parameters */
 } dt_param;
 
 /* What a forward or backward pass knows beyond the tensors. */
@@ -63,6 +65,9 @@ typedef struct dt_layer dt_layer;
 typedef struct dt_layer_ops {
     const char *kind;
     int multi_input; /* reads every x[i] (add, concat); others read x[0] only */
+    /* Accepts the key `tie: LAYER`: the model resolves it before setup and
+     * points `tied` at that layer's first parameter (see dt_layer). */
+    int ties;
     /* Read the layer's own config keys, check the input shapes, set
      * out_shape and declare parameters with dt_layer_add_param. */
     dt_status (*setup)(dt_layer *l, dt_cfg *cfg);
@@ -111,6 +116,18 @@ struct dt_layer {
     dt_param bufs[DT_MAX_BUFFERS];
     int n_bufs;
     float *work; /* the model's shared workspace, set with the activations */
+
+    /* A tensor borrowed from an earlier layer (a tied weight, e.g. the MLM
+     * head's decoder and the token embedding): the first parameter of the
+     * layer named by `tie`. It is not among params, so it is counted,
+     * initialized, saved, reduced and updated once, as its owner's; both
+     * layers add into its one gradient. */
+    dt_param *tied;
+    /* Set by the model: a layer later in the order (whose backward runs
+     * earlier) also writes the gradient of this layer's shared tensor
+     * (params[0] of an owner, or `tied`), so this layer must add to it even
+     * when the pass says overwrite_grads. */
+    int grad_accumulate;
 };
 
 /* Declare a parameter; returns its slot. */
@@ -129,6 +146,12 @@ dt_status dt_layer_image_shape(const dt_layer *l, int64_t *c, int64_t *h, int64_
 const dt_layer_ops *dt_layer_find_kind(const char *kind);
 /* Comma-separated list of known kinds, for error messages. */
 const char *dt_layer_kind_list(void);
+
+/* The keys `init` (names[0] = PyTorch's default for the kind, "normal" =
+ * N(0, init_std)) and `init_std` (0.02); `inits` lists the kinds' names,
+ * NULL-terminated, with `codes` the matching dt_init values. */
+dt_status dt_layer_read_init(dt_cfg *cfg, const char *const *inits, const dt_init *codes,
+                             dt_init *init, float *std);
 
 /* Fill a parameter from its initializer, keyed by (seed, param_id). */
 void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backend *be);

@@ -1,64 +1,126 @@
 /* Fully connected layer: y = x W^T + b, as torch.nn.Linear.
  *
  * x (B, in), W (units, in), b (units), y (B, units). The input may have any
- * per-sample shape; it is read as (B, numel). Keys: units, bias (true),
- * init (default | xavier | he). */
+ * per-sample shape; it is read as (B, numel). With per_token: true the map
+ * applies to the last axis only, as torch.nn.Linear does to a (B, T, C)
+ * tensor: (..., C) -> (..., units), one GEMM over all B*T rows.
+ *
+ * tie: LAYER borrows the weight of an earlier layer instead of owning one
+ * (the first parameter of LAYER, which must have the shape (units, in)):
+ * BERT's MLM decoder and GPT's LM head use the token embedding's table
+ * (vocab, dim) this way, with a bias of their own. `units` may then be left
+ * out; it is the table's first dimension.
+ *
+ * Keys: units, bias (true), init (default | xavier | he | normal, with
+ * init_std: N(0, init_std) weights and zero bias, as BERT), per_token
+ * (false), tie. */
+#include <stdlib.h>
+
 #include "nn/layer.h"
+
+typedef struct linear_priv {
+    int64_t rows; /* rows per sample: 1, or the tokens of a per-token map */
+    int64_t in;   /* features per row */
+} linear_priv;
+
+static const dt_param *weight(const dt_layer *l)
+{
+    return l->tied ? l->tied : &l->params[0];
+}
+
+static const dt_param *bias(const dt_layer *l)
+{
+    const int k = l->tied ? 0 : 1;
+    return l->n_params > k ? &l->params[k] : NULL;
+}
+
+/* Rows and features: the whole sample, or its last axis. */
+static void linear_dims(dt_layer *l, int per_token, linear_priv *q)
+{
+    const dt_shape *s = &l->in_shape[0];
+    const int64_t numel = dt_shape_numel(s);
+    q->in = per_token && s->ndim > 0 ? s->dim[s->ndim - 1] : numel;
+    q->rows = numel / q->in;
+}
+
+static dt_status linear_units(dt_layer *l, dt_cfg *cfg, const linear_priv *q, int64_t *units)
+{
+    char a[64], b[64];
+    if (!l->tied) return dt_cfg_int_req(cfg, "units", 1, 1 << 24, units);
+    DT_TRY(dt_cfg_int(cfg, "units", l->tied->shape.dim[0], 1, 1 << 24, units));
+    const int64_t want[2] = {*units, q->in};
+    const dt_shape need = dt_shape_make(2, want);
+    if (!dt_shape_equal(&l->tied->shape, &need))
+        return dt_error_set(DT_ERR_SHAPE, "tie: the borrowed weight '%s' has shape %s; this "
+                            "layer needs (units, in) = %s", l->tied->name,
+                            dt_shape_str(&l->tied->shape, a, sizeof a),
+                            dt_shape_str(&need, b, sizeof b));
+    return DT_OK;
+}
 
 static dt_status linear_setup(dt_layer *l, dt_cfg *cfg)
 {
-    static const char *const inits[] = {"default", "xavier", "he", NULL};
-    static const dt_init init_of[] = {DT_INIT_UNIFORM_FAN_IN, DT_INIT_XAVIER_UNIFORM,
-                                      DT_INIT_HE_NORMAL};
+    static const char *const inits[] = {"default", "xavier", "he", "normal", NULL};
+    static const dt_init codes[] = {DT_INIT_UNIFORM_FAN_IN, DT_INIT_XAVIER_UNIFORM,
+                                    DT_INIT_HE_NORMAL, DT_INIT_NORMAL};
     int64_t units;
-    int bias, init;
-    DT_TRY(dt_cfg_int_req(cfg, "units", 1, 1 << 24, &units));
-    DT_TRY(dt_cfg_bool(cfg, "bias", 1, &bias));
-    DT_TRY(dt_cfg_enum(cfg, "init", "default", inits, &init));
+    int has_bias, per_token;
+    dt_init init;
+    float std;
+    DT_TRY(dt_cfg_bool(cfg, "bias", 1, &has_bias));
+    DT_TRY(dt_cfg_bool(cfg, "per_token", 0, &per_token));
+    DT_TRY(dt_layer_read_init(cfg, inits, codes, &init, &std));
+    linear_priv *q = dt_calloc(1, sizeof *q);
+    l->priv = q;
+    linear_dims(l, per_token, q);
+    DT_TRY(linear_units(l, cfg, q, &units));
 
-    const int64_t in = dt_shape_numel(&l->in_shape[0]);
     l->units = units;
-    l->out_shape = dt_shape_make(1, &units);
-    const int64_t wshape[2] = {units, in};
-    dt_layer_add_param(l, "weight", 2, wshape, init_of[init], in, units);
-    if (bias) {
+    l->out_shape = l->in_shape[0];
+    if (per_token && l->out_shape.ndim > 0) l->out_shape.dim[l->out_shape.ndim - 1] = units;
+    else l->out_shape = dt_shape_make(1, &units);
+    if (!l->tied) {
+        const int64_t wshape[2] = {units, q->in};
+        dt_layer_add_param(l, "weight", 2, wshape, init, q->in, units)->init_std = std;
+    }
+    if (has_bias) {
         /* PyTorch draws the bias from U(-1/sqrt(in), 1/sqrt(in)) too. */
-        dt_param *b = dt_layer_add_param(l, "bias", 1, &units,
-                                         init == 0 ? DT_INIT_UNIFORM_FAN_IN : DT_INIT_ZEROS,
-                                         in, units);
-        b->no_decay = 1;
+        const dt_init bi = init == DT_INIT_UNIFORM_FAN_IN ? init : DT_INIT_ZEROS;
+        dt_layer_add_param(l, "bias", 1, &units, bi, q->in, units)->no_decay = 1;
     }
     return DT_OK;
 }
 
+static void linear_destroy(dt_layer *l) { free(l->priv); }
+
 static void linear_forward(dt_layer *l, const dt_pass *p)
 {
-    const int in = (int)dt_shape_numel(&l->in_shape[0]), out = (int)l->units;
-    const int n = (int)p->n;
+    const linear_priv *q = l->priv;
+    const int in = (int)q->in, out = (int)l->units, n = (int)(p->n * q->rows);
     if (n == 0) return;
 
-    p->be->gemm(0, 1, n, out, in, 1.0f, l->x[0], in, l->params[0].data, in, 0.0f, l->out, out);
-    if (l->n_params > 1) p->be->add_bias(l->out, l->params[1].data, n, out);
+    p->be->gemm(0, 1, n, out, in, 1.0f, l->x[0], in, weight(l)->data, in, 0.0f, l->out, out);
+    if (bias(l)) p->be->add_bias(l->out, bias(l)->data, n, out);
 }
 
 static void linear_backward(dt_layer *l, const dt_pass *p)
 {
-    const int in = (int)dt_shape_numel(&l->in_shape[0]), out = (int)l->units;
-    const int n = (int)p->n;
+    const linear_priv *q = l->priv;
+    const int in = (int)q->in, out = (int)l->units, n = (int)(p->n * q->rows);
     const float beta = p->overwrite_grads ? 0.0f : 1.0f;
+    const dt_param *w = weight(l), *b = bias(l);
     if (n == 0) {
-        for (int k = 0; p->overwrite_grads && k < l->n_params; k++)
-            p->be->fill(l->params[k].grad, 0.0f, dt_shape_numel(&l->params[k].shape));
+        if (!p->overwrite_grads) return;
+        p->be->fill(w->grad, 0.0f, dt_shape_numel(&w->shape));
+        if (b) p->be->fill(b->grad, 0.0f, out);
         return;
     }
 
     /* dW (out, in) += dy^T x ; db += column sums of dy ; dx += dy W */
-    p->be->gemm(1, 0, out, in, n, 1.0f, l->dout, out, l->x[0], in, beta, l->params[0].grad,
-                in);
-    if (l->n_params > 1) p->be->sum_rows(l->params[1].grad, l->dout, n, out, beta);
+    p->be->gemm(1, 0, out, in, n, 1.0f, l->dout, out, l->x[0], in, beta, w->grad, in);
+    if (b) p->be->sum_rows(b->grad, l->dout, n, out, beta);
     if (l->dx[0])
-        p->be->gemm(0, 0, n, in, out, 1.0f, l->dout, out, l->params[0].data, in, 1.0f, l->dx[0],
-                    in);
+        p->be->gemm(0, 0, n, in, out, 1.0f, l->dout, out, w->data, in, 1.0f, l->dx[0], in);
 }
 
 static int64_t linear_macs(const dt_layer *l)
@@ -68,8 +130,10 @@ static int64_t linear_macs(const dt_layer *l)
 
 const dt_layer_ops dt_linear_ops = {
     .kind = "linear",
+    .ties = 1,
     .setup = linear_setup,
     .forward = linear_forward,
     .backward = linear_backward,
     .macs = linear_macs,
+    .destroy = linear_destroy,
 };

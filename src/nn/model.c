@@ -36,6 +36,26 @@ static dt_status resolve_inputs(dt_model *m, dt_layer *l, dt_cfg *lc, const dt_s
     return DT_OK;
 }
 
+/* `tie: NAME` of a kind that borrows a weight: the first parameter of the
+ * earlier layer NAME (or the tensor that layer borrows itself). */
+static dt_status resolve_tie(dt_model *m, dt_layer *l, dt_cfg *lc)
+{
+    const char *name;
+    if (!l->ops->ties) return DT_OK;
+    DT_TRY(dt_cfg_str(lc, "tie", NULL, &name));
+    if (!name) return DT_OK;
+    const int j = find_layer(m->layers, l->index, name);
+    if (j < 0)
+        return dt_cfg_error(dt_cfg_get(lc, "tie"), "the name of an earlier layer", "'%s'",
+                            name);
+    dt_layer *owner = m->layers[j];
+    if (!owner->tied && owner->n_params == 0)
+        return dt_cfg_error(dt_cfg_get(lc, "tie"), "a layer with a parameter to share",
+                            "'%s' (%s), which has none", name, owner->ops->kind);
+    l->tied = owner->tied ? owner->tied : &owner->params[0];
+    return DT_OK;
+}
+
 static dt_status build_layer(dt_model *m, dt_cfg *lc, int i, const dt_shape *in)
 {
     char where[256];
@@ -62,11 +82,29 @@ static dt_status build_layer(dt_model *m, dt_cfg *lc, int i, const dt_shape *in)
         return dt_cfg_error(dt_cfg_get(lc, "inputs"), "one input for a layer of this kind",
                             "%d inputs to '%s' (%s); only add and concat merge inputs",
                             l->n_in, l->name, kind);
-    const dt_status s = ops->setup(l, lc);
+    dt_status s = resolve_tie(m, l, lc);
+    if (s == DT_OK) s = ops->setup(l, lc);
     if (s != DT_OK)
         return dt_error_prefix(s, "layer '%s' (%s, %s): ", l->name, kind,
                                dt_cfg_where(lc, where, sizeof where));
     return DT_OK;
+}
+
+/* The tensor whose gradient layer l shares with others, or NULL. */
+static const dt_param *shared_tensor(const dt_layer *l)
+{
+    return l->tied ? l->tied : l->n_params ? &l->params[0] : NULL;
+}
+
+/* Of the layers writing one shared gradient, the last in the order runs
+ * backward first and may overwrite it; every other one must add to it. */
+static void mark_shared_grads(dt_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const dt_param *t = shared_tensor(m->layers[i]);
+        for (int j = i + 1; t && j < m->n_layers; j++)
+            if (m->layers[j]->tied == t) m->layers[i]->grad_accumulate = 1;
+    }
 }
 
 /* Lay the parameters out one after another and make the views. */
@@ -136,6 +174,7 @@ dt_status dt_model_build(dt_cfg *model_cfg, const dt_shape *in, const dt_backend
     }
     assign_params(m);
     assign_buffers(m);
+    mark_shared_grads(m);
     *out = m;
     return DT_OK;
 }
@@ -221,6 +260,14 @@ void dt_model_reserve(dt_model *m, int64_t rows)
     }
 }
 
+int64_t dt_model_activation_bytes(const dt_model *m)
+{
+    int64_t per_row = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        per_row += 2 * dt_shape_numel(&m->layers[i]->out_shape) + layer_scratch(m->layers[i]);
+    return (per_row * m->max_batch + m->work_floats) * (int64_t)sizeof(float);
+}
+
 const dt_shape *dt_model_out_shape(const dt_model *m)
 {
     return &m->layers[m->n_layers - 1]->out_shape;
@@ -240,6 +287,22 @@ void dt_model_forward(dt_model *m, const float *x, const dt_pass *p)
     }
 }
 
+/* A layer whose shared gradient a later layer has already written adds to
+ * it: on an overwriting pass, the gradients it alone writes are zeroed
+ * first and it runs as an accumulating one. */
+static void layer_backward(const dt_model *m, dt_layer *l, const dt_pass *p)
+{
+    if (!p->overwrite_grads || !l->grad_accumulate) {
+        l->ops->backward(l, p);
+        return;
+    }
+    for (int k = l->tied ? 0 : 1; k < l->n_params; k++)
+        m->be->fill(l->params[k].grad, 0.0f, dt_shape_numel(&l->params[k].shape));
+    dt_pass add = *p;
+    add.overwrite_grads = 0;
+    l->ops->backward(l, &add);
+}
+
 void dt_model_backward(dt_model *m, const dt_pass *p, dt_grad_ready_fn ready, void *ctx)
 {
     /* Every output gradient but the last is a sum over consumers: zero it. */
@@ -251,7 +314,9 @@ void dt_model_backward(dt_model *m, const dt_pass *p, dt_grad_ready_fn ready, vo
         dt_layer *l = m->layers[i];
         for (int k = 0; k < l->n_in; k++)
             l->dx[k] = l->in[k] < 0 ? NULL : m->layers[l->in[k]]->dout;
-        l->ops->backward(l, p);
+        layer_backward(m, l, p);
+        /* A borrowed tensor belongs to an earlier layer: its gradient is
+         * final only after that layer's backward, which reports it. */
         if (ready && l->n_params) ready(ctx, l->params[0].offset);
     }
 }

@@ -62,6 +62,10 @@ void dt_model_backward(dt_model *m, const dt_pass *p, dt_grad_ready_fn ready, vo
 
 void dt_model_zero_grads(dt_model *m);
 
+/* Bytes of the activation buffers (outputs, their gradients, per-sample
+ * scratch for the rows reserved) and of the shared workspace. */
+int64_t dt_model_activation_bytes(const dt_model *m);
+
 /* Multiply-adds per sample in forward, over all layers. */
 int64_t dt_model_macs(const dt_model *m);
 

@@ -11,9 +11,12 @@
  * momentum (0.1), eps (1e-5).
  *
  * group_norm (groups, eps, affine: true), instance_norm (groups = C; eps,
- * affine: false) and layer_norm (over the whole per-sample shape, weight and
- * bias of that shape; eps, affine: true) normalize each sample on its own,
- * identically in training and evaluation. */
+ * affine: false) and layer_norm normalize each sample on its own,
+ * identically in training and evaluation. layer_norm's key axis says over
+ * what: `all` (the default, torch.nn.LayerNorm(shape of the sample): weight
+ * and bias of that shape) or `last` (torch.nn.LayerNorm(C) on a (T, C)
+ * sequence, as transformers use it: each token normalized over its C
+ * features, weight and bias (C)); eps, affine: true. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -134,8 +137,26 @@ const dt_layer_ops dt_batch_norm_ops = {
 typedef struct gn_priv {
     int64_t groups;
     float eps;
-    int per_elem; /* affine per element of the sample (layer norm), else per channel */
+    int per_elem;  /* affine per element of the sample (layer norm), else per channel */
+    int last_axis; /* layer norm over the last axis: each token on its own */
 } gn_priv;
+
+/* The backend's (n, c, hw) view of a pass over n samples: normally the
+ * sample's (C, hw); with last_axis, n * T rows of (C, 1), T = tokens per
+ * sample. */
+static void gn_dims(const dt_layer *l, int64_t n, int64_t *rows, int64_t *c, int64_t *hw)
+{
+    const gn_priv *gp = l->priv;
+    const dt_shape *s = &l->out_shape;
+    if (!gp->last_axis) {
+        chan_hw(s, c, hw);
+        *rows = n;
+        return;
+    }
+    *c = s->ndim ? s->dim[s->ndim - 1] : 1;
+    *hw = 1;
+    *rows = n * (dt_shape_numel(s) / *c);
+}
 
 static void gn_destroy(dt_layer *l) { free(l->priv); }
 
@@ -155,7 +176,7 @@ static dt_status gn_common(dt_layer *l, dt_cfg *cfg, int64_t groups, int affine_
                             dt_shape_str(&l->in_shape[0], buf, sizeof buf));
     }
     gn_priv *gp = dt_calloc(1, sizeof *gp);
-    *gp = (gn_priv){groups, (float)eps, per_elem};
+    *gp = (gn_priv){.groups = groups, .eps = (float)eps, .per_elem = per_elem};
     l->priv = gp;
     if (affine) {
         if (per_elem) add_affine(l, l->in_shape[0].ndim, l->in_shape[0].dim);
@@ -182,37 +203,59 @@ static dt_status instance_setup(dt_layer *l, dt_cfg *cfg)
 
 static dt_status layer_setup(dt_layer *l, dt_cfg *cfg)
 {
-    /* One group over the whole sample: c channels of hw, affine per element. */
-    return gn_common(l, cfg, 1, 1, 1);
+    static const char *const axes[] = {"all", "last", NULL};
+    int axis;
+    DT_TRY(dt_cfg_enum(cfg, "axis", "all", axes, &axis));
+    if (axis == 0) /* one group over the whole sample, affine per element */
+        return gn_common(l, cfg, 1, 1, 1);
+    /* Each token a sample of C channels and one pixel: affine per channel. */
+    double eps;
+    int affine;
+    DT_TRY(dt_cfg_float(cfg, "eps", 1e-5, 0.0, 1.0, &eps));
+    DT_TRY(dt_cfg_bool(cfg, "affine", 1, &affine));
+    const dt_shape *s = &l->in_shape[0];
+    const int64_t c = s->ndim ? s->dim[s->ndim - 1] : 1;
+    gn_priv *gp = dt_calloc(1, sizeof *gp);
+    *gp = (gn_priv){.groups = 1, .eps = (float)eps, .per_elem = 1, .last_axis = 1};
+    l->priv = gp;
+    if (affine) add_affine(l, 1, &c);
+    l->out_shape = *s;
+    return DT_OK;
 }
 
-static int64_t gn_scratch(const dt_layer *l) { return 2 * ((const gn_priv *)l->priv)->groups; }
+/* mean and rstd of every normalized row */
+static int64_t gn_scratch(const dt_layer *l)
+{
+    int64_t rows, c, hw;
+    gn_dims(l, 1, &rows, &c, &hw);
+    return 2 * ((const gn_priv *)l->priv)->groups * rows;
+}
 
 static void gn_forward(dt_layer *l, const dt_pass *p)
 {
-    int64_t c, hw;
-    chan_hw(&l->out_shape, &c, &hw);
-    if (p->n == 0) return;
+    int64_t n, c, hw;
+    gn_dims(l, p->n, &n, &c, &hw);
+    if (n == 0) return;
     const float *gamma = l->n_params ? l->params[0].data : NULL;
     const float *beta = l->n_params ? l->params[1].data : NULL;
     const gn_priv *gp = l->priv;
-    p->be->groupnorm_forward(l->x[0], l->out, p->n, c, hw, gp->groups, gp->eps, gamma, beta,
+    p->be->groupnorm_forward(l->x[0], l->out, n, c, hw, gp->groups, gp->eps, gamma, beta,
                              gp->per_elem, l->scratch);
 }
 
 static void gn_backward(dt_layer *l, const dt_pass *p)
 {
-    int64_t c, hw;
-    chan_hw(&l->out_shape, &c, &hw);
+    int64_t n, c, hw;
+    gn_dims(l, p->n, &n, &c, &hw);
     const float beta = p->overwrite_grads ? 0.0f : 1.0f;
     const int affine = l->n_params > 0;
-    if (p->n == 0) {
+    if (n == 0) {
         for (int k = 0; p->overwrite_grads && k < l->n_params; k++)
             p->be->fill(l->params[k].grad, 0.0f, dt_shape_numel(&l->params[k].shape));
         return;
     }
     const gn_priv *gp = l->priv;
-    p->be->groupnorm_backward(l->x[0], l->dout, l->dx[0], p->n, c, hw, gp->groups,
+    p->be->groupnorm_backward(l->x[0], l->dout, l->dx[0], n, c, hw, gp->groups,
                               affine ? l->params[0].data : NULL, gp->per_elem, l->scratch,
                               affine ? l->params[0].grad : NULL,
                               affine ? l->params[1].grad : NULL, beta);

@@ -1,6 +1,9 @@
-/* Layers that only change the per-sample shape: flatten and reshape.
- * The data is copied unchanged (row-major order is preserved).
- * reshape keys: shape (a list; one entry may be -1 to infer it). */
+/* Layers that only change the per-sample shape: flatten and reshape, which
+ * copy the data unchanged (row-major order is preserved), and select_token,
+ * which keeps one step of a (T, C) sequence: (C), as BERT's pooler reads
+ * the [CLS] token. reshape keys: shape (a list; one entry may be -1 to
+ * infer it). select_token keys: index (0; negative counts from the end, -1
+ * the last step, as a causal model's summary). */
 #include <stdio.h>
 
 #include "nn/layer.h"
@@ -62,4 +65,38 @@ const dt_layer_ops dt_reshape_ops = {
     .setup = reshape_setup,
     .forward = copy_forward,
     .backward = copy_backward,
+};
+
+static dt_status select_setup(dt_layer *l, dt_cfg *cfg)
+{
+    const dt_shape *s = &l->in_shape[0];
+    char buf[64];
+    int64_t index;
+    if (s->ndim != 2)
+        return dt_error_set(DT_ERR_SHAPE, "expected a sequence (T, C) per sample, found %s",
+                            dt_shape_str(s, buf, sizeof buf));
+    const int64_t T = s->dim[0];
+    DT_TRY(dt_cfg_int(cfg, "index", 0, -T, T - 1, &index));
+    l->units = index < 0 ? T + index : index; /* the step kept */
+    l->out_shape = dt_shape_make(1, &s->dim[1]);
+    return DT_OK;
+}
+
+static void select_forward(dt_layer *l, const dt_pass *p)
+{
+    const int64_t T = l->in_shape[0].dim[0], C = l->in_shape[0].dim[1];
+    p->be->rows_copy(l->out, C, l->x[0] + l->units * C, T * C, p->n, C, NULL, 0);
+}
+
+static void select_backward(dt_layer *l, const dt_pass *p)
+{
+    const int64_t T = l->in_shape[0].dim[0], C = l->in_shape[0].dim[1];
+    if (l->dx[0]) p->be->rows_add(l->dx[0] + l->units * C, T * C, l->dout, C, p->n, C, NULL, 0);
+}
+
+const dt_layer_ops dt_select_token_ops = {
+    .kind = "select_token",
+    .setup = select_setup,
+    .forward = select_forward,
+    .backward = select_backward,
 };

@@ -152,6 +152,7 @@ static dt_status read_common(dt_cfg *cfg, dt_optim *o)
     DT_TRY(dt_cfg_bool(cfg, "no_decay_bias_norm", 0, &o->no_decay_bias_norm));
     DT_TRY(dt_cfg_float(cfg, "clip_grad_norm", 0.0, 0.0, 1e12, &o->clip_grad_norm));
     DT_TRY(dt_cfg_int(cfg, "lr_reference_batch", 0, 0, INT64_MAX, &o->lr_reference_batch));
+    DT_TRY(dt_cfg_bool(cfg, "shard", 0, &o->shard));
     DT_TRY(read_kind_keys(cfg, o));
     return read_schedule(cfg, o);
 }
@@ -160,7 +161,7 @@ static dt_status read_common(dt_cfg *cfg, dt_optim *o)
 
 static void add_state(dt_optim *o, const char *name, float init)
 {
-    const int64_t n = o->n ? o->n : 1;
+    const int64_t n = o->len ? o->len : 1;
     o->state_names[o->n_state] = name;
     o->state[o->n_state] = o->be->alloc((size_t)n * sizeof(float));
     if (init != 0.0f) o->be->fill(o->state[o->n_state], init, n);
@@ -206,10 +207,15 @@ dt_status dt_optim_create(dt_cfg *cfg, const dt_backend *be, int64_t n_params,
     }
     o->be = be;
     o->n = n_params;
+    o->lo = 0;
+    o->len = n_params;
     o->total_steps = total_steps;
     o->lr_scale = 1.0;
     o->last_grad_norm = -1.0;
-    alloc_state(o);
+    /* Sharded, the state is allocated by dt_optim_set_shard, for the shard
+     * only: a full copy first would be the very peak sharding avoids. */
+    if (!o->shard) alloc_state(o);
+    else o->len = -1; /* no state until dt_optim_set_shard */
     const dt_optim_group all = {.offset = 0, .n = n_params, .no_decay = 0};
     dt_optim_set_groups(o, &all, 1);
     *out = o;
@@ -222,7 +228,63 @@ void dt_optim_destroy(dt_optim *o)
     for (int i = 0; i < o->n_state; i++) o->be->free(o->state[i]);
     if (o->scratch) o->be->free(o->scratch);
     free(o->groups);
+    free(o->norms);
     free(o);
+}
+
+/* Scratch for lars and lamb: one tensor's direction, or, sharded, every
+ * direction of the shard (lamb computes them all before the norms are
+ * summed over the ranks). */
+static int64_t scratch_floats(const dt_optim *o)
+{
+    int64_t most = 1;
+    for (int i = 0; i < o->n_groups; i++) most = o->groups[i].n > most ? o->groups[i].n : most;
+    if (o->sum && o->kind == DT_OPTIM_LAMB) most = o->len > 1 ? o->len : 1;
+    if (o->sum && o->kind == DT_OPTIM_LARS && most > o->len) most = o->len > 1 ? o->len : 1;
+    return most;
+}
+
+static void alloc_scratch(dt_optim *o)
+{
+    if (o->scratch) o->be->free(o->scratch);
+    o->scratch = NULL;
+    free(o->norms);
+    o->norms = NULL;
+    if (o->kind != DT_OPTIM_LARS && o->kind != DT_OPTIM_LAMB) return;
+    o->scratch = o->be->alloc((size_t)scratch_floats(o) * sizeof(float));
+    if (o->sum) o->norms = dt_calloc((size_t)(2 * o->n_groups + 1), sizeof *o->norms);
+}
+
+void dt_optim_shard_bounds(int64_t n, int world, int64_t *bounds)
+{
+    const int64_t q = n / world, rem = n % world;
+    for (int r = 0; r < world; r++) {
+        const int64_t at = q * r + rem * r / world; /* floor(r n / world) without overflow */
+        bounds[r] = at - at % DT_SHARD_ALIGN;
+    }
+    bounds[world] = n;
+}
+
+void dt_optim_set_shard(dt_optim *o, int64_t lo, int64_t len, dt_optim_sum_fn sum, void *ctx)
+{
+    for (int i = 0; i < o->n_state; i++) o->be->free(o->state[i]);
+    o->n_state = 0;
+    o->lo = lo;
+    o->len = len;
+    o->sum = sum;
+    o->sum_ctx = ctx;
+    alloc_state(o);
+    alloc_scratch(o);
+}
+
+int64_t dt_optim_state_bytes(const dt_optim *o)
+{
+    return (int64_t)o->n_state * o->len * (int64_t)sizeof(float);
+}
+
+int64_t dt_optim_scratch_bytes(const dt_optim *o)
+{
+    return o->scratch ? scratch_floats(o) * (int64_t)sizeof(float) : 0;
 }
 
 void dt_optim_set_groups(dt_optim *o, const dt_optim_group *groups, int n)
@@ -231,11 +293,7 @@ void dt_optim_set_groups(dt_optim *o, const dt_optim_group *groups, int n)
     o->groups = dt_calloc((size_t)(n ? n : 1), sizeof *groups);
     memcpy(o->groups, groups, (size_t)n * sizeof *groups);
     o->n_groups = n;
-    if (o->kind != DT_OPTIM_LARS && o->kind != DT_OPTIM_LAMB) return;
-    int64_t most = 1;
-    for (int i = 0; i < n; i++) most = groups[i].n > most ? groups[i].n : most;
-    if (o->scratch) o->be->free(o->scratch);
-    o->scratch = o->be->alloc((size_t)most * sizeof(float));
+    alloc_scratch(o);
 }
 
 void dt_optim_set_batch(dt_optim *o, int64_t global_batch)
@@ -293,13 +351,24 @@ double dt_optim_lr_at(const dt_optim *o, int64_t step)
 
 /* ---- clipping and the update ---- */
 
+/* Sum over the ranks through the hook (nothing to do unsharded); the
+ * first failure is kept for dt_optim_step to return. */
+static void sum_over_ranks(dt_optim *o, double *buf, int64_t n)
+{
+    if (!o->sum) return;
+    const dt_status s = o->sum(o->sum_ctx, buf, n);
+    if (s != DT_OK && o->sum_status == DT_OK) o->sum_status = s;
+}
+
 double dt_optim_clip_grads(dt_optim *o, float *grads)
 {
-    const double norm = sqrt(o->be->sumsq(grads, o->n));
+    double sq = o->be->sumsq(grads, o->len);
+    sum_over_ranks(o, &sq, 1);
+    const double norm = sqrt(sq);
     o->last_grad_norm = norm;
     if (o->clip_grad_norm > 0.0) {
         const double coef = o->clip_grad_norm / (norm + 1e-6);
-        if (coef < 1.0) o->be->scale(grads, (float)coef, o->n);
+        if (coef < 1.0) o->be->scale(grads, (float)coef, o->len);
     }
     return norm;
 }
@@ -323,22 +392,31 @@ static float *state_at(const dt_optim *o, const group_view *v, const char *name)
 
 /* r = |p| / |u| (times eta and with wd in the denominator for lars); 1 if
  * either norm is 0. */
-static double trust_ratio(const dt_optim *o, const group_view *v, const float *u)
+static double ratio_of(const dt_optim *o, const group_view *v, double pn, double un)
 {
-    const double pn = sqrt(o->be->sumsq(v->p, v->n)), un = sqrt(o->be->sumsq(u, v->n));
     if (!v->adapt || pn == 0.0 || un == 0.0) return 1.0;
     if (o->kind == DT_OPTIM_LAMB) return pn / un;
     return o->trust_coefficient * pn / (un + (double)v->wd * pn + o->eps);
 }
 
-static void step_lars(dt_optim *o, const group_view *v, float lr)
+static double trust_ratio(const dt_optim *o, const group_view *v, const float *u)
 {
-    const float r = (float)trust_ratio(o, v, v->g);
+    return ratio_of(o, v, sqrt(o->be->sumsq(v->p, v->n)), sqrt(o->be->sumsq(u, v->n)));
+}
+
+/* The lars update with the trust ratio r already known. */
+static void apply_lars(dt_optim *o, const group_view *v, float lr, float r)
+{
     o->be->copy(o->scratch, v->g, (size_t)v->n * sizeof(float));
     o->be->axpy(o->scratch, v->p, v->wd, v->n);
     o->be->scale(o->scratch, r, v->n);
     const dt_sgd_args a = {.lr = lr, .momentum = (float)o->momentum, .first = o->step == 1};
     o->be->sgd_step(v->p, o->scratch, o->n_state ? v->st[0] : NULL, v->n, &a);
+}
+
+static void step_lars(dt_optim *o, const group_view *v, float lr)
+{
+    apply_lars(o, v, lr, (float)trust_ratio(o, v, v->g));
 }
 
 static void step_lamb(dt_optim *o, const group_view *v, float lr)
@@ -400,16 +478,73 @@ static void step_group(dt_optim *o, const group_view *v, double lr)
     }
 }
 
-void dt_optim_step(dt_optim *o, float *params, const float *grads)
+/* Group k's piece inside the optimizer's range [lo, lo + len): its slices
+ * of the parameters (indexed over the whole vector), of the gradients and
+ * the state (indexed from lo); v->n = 0 when the group lies outside. */
+static group_view piece_of(const dt_optim *o, int k, float *params, const float *grads)
 {
+    const dt_optim_group *gr = &o->groups[k];
+    const int64_t a = gr->offset > o->lo ? gr->offset : o->lo;
+    const int64_t e = gr->offset + gr->n < o->lo + o->len ? gr->offset + gr->n : o->lo + o->len;
+    const int excluded = o->no_decay_bias_norm && gr->no_decay;
+    group_view v = {.p = params + a, .g = grads + (a - o->lo), .n = e > a ? e - a : 0,
+                    .wd = excluded ? 0.0f : (float)o->weight_decay, .adapt = !excluded};
+    for (int i = 0; i < o->n_state; i++) v.st[i] = o->state[i] + (a - o->lo);
+    return v;
+}
+
+/* Sharded lars and lamb: first every piece's squared norms (lamb after
+ * computing its direction into the scratch at the piece's place), summed
+ * over the ranks in one call, then every piece's update with the trust
+ * ratio of its whole tensor. */
+static void step_sharded_trust(dt_optim *o, float *params, const float *grads, double lr)
+{
+    const dt_adam_args a = {.beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
+                            .eps = (float)o->eps, .step = o->step};
+    for (int k = 0; k < o->n_groups; k++) {
+        group_view v = piece_of(o, k, params, grads);
+        o->norms[2 * k] = o->norms[2 * k + 1] = 0.0;
+        if (!v.n) continue;
+        const float *u = v.g;
+        if (o->kind == DT_OPTIM_LAMB) {
+            float *dir = o->scratch + (v.p - params - o->lo);
+            dt_adam_args ak = a;
+            ak.weight_decay = v.wd;
+            o->be->lamb_direction(v.p, v.g, v.st[0], v.st[1], dir, v.n, &ak);
+            u = dir;
+        }
+        o->norms[2 * k] = o->be->sumsq(v.p, v.n);
+        o->norms[2 * k + 1] = o->be->sumsq(u, v.n);
+    }
+    sum_over_ranks(o, o->norms, 2 * (int64_t)o->n_groups);
+    for (int k = 0; k < o->n_groups; k++) {
+        group_view v = piece_of(o, k, params, grads);
+        if (!v.n) continue;
+        const double r = ratio_of(o, &v, sqrt(o->norms[2 * k]), sqrt(o->norms[2 * k + 1]));
+        if (o->kind == DT_OPTIM_LARS) {
+            apply_lars(o, &v, (float)lr, (float)r);
+        } else {
+            const float *dir = o->scratch + (v.p - params - o->lo);
+            o->be->axpy(v.p, dir, (float)(-lr * r), v.n);
+        }
+    }
+}
+
+dt_status dt_optim_step(dt_optim *o, float *params, const float *grads)
+{
+    DT_ASSERT(o->len >= 0); /* optim.shard: dt_optim_set_shard first */
     const double lr = dt_optim_lr_at(o, o->step);
     o->step++;
-    for (int k = 0; k < o->n_groups; k++) {
-        const dt_optim_group *gr = &o->groups[k];
-        const int excluded = o->no_decay_bias_norm && gr->no_decay;
-        group_view v = {.p = params + gr->offset, .g = grads + gr->offset, .n = gr->n,
-                        .wd = excluded ? 0.0f : (float)o->weight_decay, .adapt = !excluded};
-        for (int i = 0; i < o->n_state; i++) v.st[i] = o->state[i] + gr->offset;
-        if (v.n > 0) step_group(o, &v, lr);
+    const int trust = o->kind == DT_OPTIM_LARS || o->kind == DT_OPTIM_LAMB;
+    if (o->sum && trust) {
+        step_sharded_trust(o, params, grads, lr);
+    } else {
+        for (int k = 0; k < o->n_groups; k++) {
+            group_view v = piece_of(o, k, params, grads);
+            if (v.n > 0) step_group(o, &v, lr);
+        }
     }
+    const dt_status s = o->sum_status;
+    o->sum_status = DT_OK;
+    return s;
 }

@@ -48,8 +48,18 @@
  * and during warm-up (k < W) the rate at j = 0 times (k + 1) / W.
  *
  * State is a few flat buffers the size of the parameters, named as in
- * torch.optim, so it can be checkpointed (and later sharded) as plain
- * memory. */
+ * torch.optim, so it can be checkpointed and sharded as plain memory.
+ *
+ * Sharding (optim.shard, ZeRO stage 1; docs/scaling.md): with
+ * dt_optim_set_shard the state covers only params[lo, lo + len), this
+ * rank's shard, and dt_optim_step updates only that range. Element-wise
+ * rules need nothing else. What needs the whole parameter vector is summed
+ * over the ranks through the `sum` hook the caller supplies (optim itself
+ * needs no MPI): the global norm for clipping, and for lars and lamb the
+ * squared norms of every tensor (weights, gradient or update direction),
+ * of which a shard holds a piece when a tensor straddles a boundary. The
+ * shard rule (dt_optim_shard_bounds) is fixed, so every rank computes
+ * every rank's shard. */
 #ifndef DT_OPTIM_OPTIM_H
 #define DT_OPTIM_OPTIM_H
 
@@ -79,6 +89,13 @@ typedef enum dt_sched_kind {
 } dt_sched_kind;
 
 #define DT_OPTIM_MAX_STATE 3
+
+/* Sum n doubles (host memory) in place over the ranks that share the
+ * parameters; a sharded optimizer's only use of the communicator. */
+typedef dt_status (*dt_optim_sum_fn)(void *ctx, double *buf, int64_t n);
+
+/* Shard boundaries are multiples of this many floats (64 bytes). */
+#define DT_SHARD_ALIGN 16
 #define DT_OPTIM_MAX_MILESTONES 32
 
 /* A run of parameters updated together (one tensor, for the layer-wise
@@ -120,6 +137,15 @@ typedef struct dt_optim {
     int n_groups;
     float *scratch; /* lars, lamb: one tensor's direction */
     double last_grad_norm; /* from the last dt_optim_clip_grads, or -1 */
+
+    /* Sharding: the state (and the update) cover params[lo, lo + len);
+     * lo = 0, len = n unless dt_optim_set_shard was called. */
+    int shard; /* optim.shard was asked for */
+    int64_t lo, len;
+    dt_optim_sum_fn sum; /* sums over the ranks sharing the parameters */
+    void *sum_ctx;
+    double *norms;         /* sharded lars, lamb: 2 squared norms per group */
+    dt_status sum_status;  /* the first failed sum since the last step */
 } dt_optim;
 
 /* Read the `optim` section; errors name the key and the accepted range.
@@ -132,6 +158,25 @@ void dt_optim_destroy(dt_optim *o);
  * parameters, e.g. one per parameter tensor. */
 void dt_optim_set_groups(dt_optim *o, const dt_optim_group *groups, int n);
 
+/* The shard rule: rank r of `world` holds [bounds[r], bounds[r + 1]) of n
+ * parameters, with bounds[r] = floor(r n / world) rounded down to a
+ * multiple of DT_SHARD_ALIGN and bounds[world] = n. Every shard starts on
+ * a 64-byte boundary and holds n / world floats give or take
+ * DT_SHARD_ALIGN (shards of a vector smaller than world x DT_SHARD_ALIGN
+ * may be empty). `bounds` has world + 1 entries. */
+void dt_optim_shard_bounds(int64_t n, int world, int64_t *bounds);
+
+/* Keep state for params[lo, lo + len) only (reallocated and reset: call
+ * before the first step or a checkpoint load); `sum` sums over the ranks
+ * of the shard group (NULL on one rank). With optim.shard, create
+ * allocates no state and this call is required before the first step (the
+ * session makes it). */
+void dt_optim_set_shard(dt_optim *o, int64_t lo, int64_t len, dt_optim_sum_fn sum, void *ctx);
+
+/* Bytes of optimizer state and of scratch (lars, lamb) this rank holds. */
+int64_t dt_optim_state_bytes(const dt_optim *o);
+int64_t dt_optim_scratch_bytes(const dt_optim *o);
+
 /* The global batch, for the linear scaling rule (optim.lr_reference_batch). */
 void dt_optim_set_batch(dt_optim *o, int64_t global_batch);
 
@@ -141,11 +186,15 @@ double dt_optim_lr_at(const dt_optim *o, int64_t step);
 /* Clip the averaged gradients to optim.clip_grad_norm by their global norm
  * (no change when it is 0 or the norm is below it). Returns the norm before
  * clipping. Call it on every rank after the all-reduce: identical inputs
- * give identical results. */
+ * give identical results. `grads` covers the optimizer's range (len
+ * floats); sharded, the norm is summed over the shards (a failed sum is
+ * returned by the next dt_optim_step). */
 double dt_optim_clip_grads(dt_optim *o, float *grads);
 
-/* One update of p from g; advances o->step. */
-void dt_optim_step(dt_optim *o, float *params, const float *grads);
+/* One update of params[lo, lo + len) from grads (len floats: the gradient
+ * of that range; unsharded, all of them); `params` is the whole vector.
+ * Advances o->step. Fails only when a sum over the ranks failed. */
+dt_status dt_optim_step(dt_optim *o, float *params, const float *grads);
 
 const char *dt_optim_name(dt_optim_kind k);
 

@@ -90,6 +90,9 @@ static dt_status load_member(dt_session *s, const member_ref *r)
     dt_ckpt_meta meta;
     dt_status st = DT_OK;
     if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_load(r->ckpt, s->model, NULL, &meta);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(r->ckpt, &meta, &s->info, s->data_path,
+                                           "evaluating");
     DT_TRY(dt_comm_agree(s->comm, st));
     return dt_comm_bcast(s->comm, s->model->params, s->model->n_params * 4, 0);
 }

@@ -9,6 +9,7 @@
 #include "backend/backend_cuda.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "data/mlm.h"
 #include "data/sampler.h"
 
 static const char *const g_monitors[] = {"val_loss", "val_accuracy", "test_loss",
@@ -52,10 +53,13 @@ static dt_status read_settings(dt_session *s, dt_cfg *t, dt_cfg *dist)
     DT_TRY(dt_cfg_bool(t, "check_finite", 1, &ts->check_finite));
     DT_TRY(dt_cfg_bool(t, "log_grad_norms", 0, &ts->log_grad_norms));
     DT_TRY(dt_cfg_str(t, "resume", "", &ts->resume));
+    DT_TRY(dt_cfg_str(t, "init_from", "", &ts->init_from));
     DT_TRY(dt_cfg_str(t, "run_dir", "runs", &ts->run_root));
     DT_TRY(dt_cfg_str(t, "name", "", &ts->run_name));
     DT_TRY(dt_cfg_bool(s->cfg, "prefetch", 1, &ts->prefetch));
     DT_TRY(read_early_stopping(ts, t));
+    static const char *const precisions[] = {"fp32", "bf16", NULL};
+    DT_TRY(dt_cfg_enum(t, "precision", "fp32", precisions, &ts->precision));
 
     double bucket_mb;
     DT_TRY(dt_cfg_float(dist, "bucket_mb", 4.0, 0.001, 4096.0, &bucket_mb));
@@ -142,6 +146,37 @@ static dt_status read_validation(dt_session *s, dt_cfg *data)
     return DT_OK;
 }
 
+/* data.mlm {prob, mask, random}: masked-LM targets made at every read of
+ * each split (data/mlm.h). A set whose labels are made at load time gets
+ * the defaults without it; any other set of token labels only when asked. */
+static dt_status setup_masking(dt_session *s, dt_cfg *data)
+{
+    dt_cfg *const node = dt_cfg_get(data, "mlm");
+    const int tokens = s->info.label_kind == DT_LABEL_TOKENS;
+    if (!node && !(tokens && !s->info.labels_stored)) return DT_OK;
+    if (node && node->kind != DT_CFG_MAP)
+        return dt_cfg_error(node, "a map {prob, mask, random}", "a %s",
+                            node->kind == DT_CFG_SEQ ? "sequence" : "scalar");
+    dt_mlm m;
+    dt_mlm_init(&m, s->info.vocab_size, s->seed);
+    DT_TRY(dt_cfg_float(node, "prob", m.prob, 0.0, 1.0, &m.prob));
+    DT_TRY(dt_cfg_float(node, "mask", m.mask, 0.0, 1.0, &m.mask));
+    DT_TRY(dt_cfg_float(node, "random", m.random, 0.0, 1.0, &m.random));
+    if (!s->train && !s->test) return DT_OK; /* shapes only */
+    if (!tokens || s->info.vocab_size <= 0)
+        return dt_cfg_error(node, "a set of token ids with token labels (see docs/text.md)",
+                            "data set %s (%s)", s->data_path, s->info.name);
+    dt_status st = dt_mlm_check(&m);
+    if (st != DT_OK) return dt_error_prefix(st, "%s: ", s->config_path);
+    dt_dataset *const sets[3] = {s->train, s->test, s->val};
+    for (int i = 0; i < 3; i++)
+        if (sets[i]) DT_TRY(dt_dataset_set_mlm(sets[i], &m));
+    DT_INFO("masked LM on %s: %.0f%% of the tokens chosen per sample and epoch; of those "
+            "%.0f%% [MASK], %.0f%% random, %.0f%% kept", s->data_path, 100.0 * m.prob,
+            100.0 * m.mask, 100.0 * m.random, 100.0 * (1.0 - m.mask - m.random));
+    return DT_OK;
+}
+
 /* The data section: open the splits, or take the input shape from
  * model.input when no data is needed (info, bench). */
 static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
@@ -160,7 +195,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
         s->info.x_shape = dt_shape_make(nd, dims);
         s->info.label_kind = DT_LABEL_CLASS;
         s->info.y_dim = 1;
-        return DT_OK;
+        return setup_masking(s, data);
     }
     if (!path[0])
         return dt_error_set(DT_ERR_CONFIG, "%s: missing key 'data.path' (the shard set "
@@ -175,6 +210,7 @@ static dt_status open_data(dt_session *s, dt_cfg *data, dt_cfg *model, int need)
         DT_TRY(dt_dataset_open(path, test_split, &s->test));
         if (!s->train) s->info = *dt_dataset_get_info(s->test);
     }
+    DT_TRY(setup_masking(s, data));
     if (nd > 0) {
         const dt_shape given = dt_shape_make(nd, dims);
         char a[64], b[64];
@@ -230,6 +266,39 @@ static void set_optim_groups(dt_session *s)
     free(g);
 }
 
+static dt_status sum_over_comm(void *ctx, double *buf, int64_t n)
+{
+    return dt_comm_allreduce_f64(ctx, buf, n);
+}
+
+/* optim.shard: this rank keeps optimizer state for its shard only, and
+ * the optimizer sums what needs the whole vector over the session's
+ * communicator (a group's own, under sweeps and ensembles). On one rank
+ * the shard is everything and nothing is summed. */
+static void shard_optim(dt_session *s)
+{
+    if (!s->optim->shard) return;
+    const int world = dt_comm_size(s->comm), rank = dt_comm_rank(s->comm);
+    int64_t *b = dt_calloc((size_t)world + 1, sizeof *b);
+    dt_optim_shard_bounds(s->model->n_params, world, b);
+    dt_optim_set_shard(s->optim, b[rank], b[rank + 1] - b[rank],
+                       world > 1 ? sum_over_comm : NULL, s->comm);
+    free(b);
+}
+
+/* train.precision: bf16 means bf16 compute over fp32 master weights, which
+ * needs bf16 kernels no backend of this build has. */
+static dt_status check_precision(const dt_session *s, dt_cfg *train)
+{
+    if (s->ts.precision == DT_PRECISION_FP32) return DT_OK;
+    dt_cfg *key = dt_cfg_get(train, "precision");
+    if (s->be->device == DT_CPU)
+        return dt_cfg_error(key, "fp32 on the cpu backend (bf16 compute with fp32 master "
+                            "weights needs a backend that supports bf16)", "bf16");
+    return dt_cfg_error(key, "fp32 (the cuda backend of this build has no bf16 kernels; "
+                        "bf16 needs a backend that supports it)", "bf16");
+}
+
 /* The early-stopping monitor must exist: val_* needs a validation part,
  * *_accuracy a classification loss. */
 static dt_status check_monitor(dt_session *s, dt_cfg *train)
@@ -243,7 +312,7 @@ static dt_status check_monitor(dt_session *s, dt_cfg *train)
         return dt_cfg_error(key ? key : train, "test_loss or test_accuracy, or a validation "
                             "part (data.validation_fraction or data.folds)",
                             "%s without validation data", dt_es_monitor_name(ts->es_monitor));
-    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY)
+    if (acc && s->loss.kind != DT_LOSS_CROSS_ENTROPY && !dt_loss_is_tokens(&s->loss))
         return dt_cfg_error(key ? key : train, "a loss monitor for a regression loss",
                             "%s with loss %s", dt_es_monitor_name(ts->es_monitor),
                             dt_loss_name(s->loss.kind));
@@ -279,13 +348,14 @@ static dt_status read_device(dt_session *s, dt_cfg *rt)
     s->be = dt_backend_cpu();
     s->gpu = -1;
     if (device == 0) return DT_OK;
-    /* No GPU here, or no CUDA in this build, is what to say first (pick_gpu
-     * does); then that several ranks on GPUs need NCCL. */
-    if (dt_cuda_device_count() > 0 && !dt_nccl_built() && dt_comm_size(s->comm) > 1) {
+    /* A build without CUDA says so first; one with CUDA but not NCCL can
+     * still train on one rank. */
+    DT_TRY(pick_gpu(s, rt, gpu));
+    if (!dt_nccl_built() && dt_comm_size(s->comm) > 1) {
         dt_nccl *n;
         return dt_nccl_create(s->comm, 0.0, &n); /* the error of a build without NCCL */
     }
-    return pick_gpu(s, rt, gpu);
+    return DT_OK;
 }
 
 /* With GPUs, the NCCL communicator for the gradients. Collective: called
@@ -300,6 +370,21 @@ static dt_status attach_nccl(dt_session *s)
     return DT_OK;
 }
 
+/* Shapes only (info, bench): the labels the model's output implies, classes
+ * by default, or a token class per step for loss.kind token_cross_entropy. */
+static dt_status labels_from_model(dt_session *s, dt_cfg *loss)
+{
+    const dt_shape *out = dt_model_out_shape(s->model);
+    const char *kind;
+    DT_TRY(dt_cfg_str(loss, "kind", "", &kind));
+    s->info.num_classes = (int)dt_shape_numel(out);
+    if (strcmp(kind, "token_cross_entropy") != 0 || out->ndim != 2) return DT_OK;
+    s->info.label_kind = DT_LABEL_TOKENS;
+    s->info.y_dim = (int)out->dim[0];
+    s->info.num_classes = (int)out->dim[1];
+    return DT_OK;
+}
+
 static dt_status build(dt_session *s, int need)
 {
     dt_cfg *root = s->cfg, *model_cfg;
@@ -311,11 +396,14 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(open_data(s, dt_cfg_get(root, "data"), model_cfg, need));
     DT_TRY(read_settings(s, dt_cfg_get(root, "train"), dt_cfg_get(root, "dist")));
     DT_TRY(read_device(s, dt_cfg_get(root, "runtime")));
+    DT_TRY(check_precision(s, dt_cfg_get(root, "train")));
 
     DT_TRY(dt_model_build(model_cfg, &s->info.x_shape, s->be, &s->model));
-    if (!s->train && !s->test) /* shapes only: take the classes from the model */
-        s->info.num_classes = (int)dt_shape_numel(dt_model_out_shape(s->model));
-    if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
+    if (!s->train && !s->test) DT_TRY(labels_from_model(s, dt_cfg_get(root, "loss")));
+    if (s->info.label_kind == DT_LABEL_TOKENS)
+        DT_TRY(dt_loss_setup_tokens(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
+                                    s->info.num_classes, s->info.y_dim, &s->loss));
+    else if (s->info.label_kind == DT_LABEL_PIXEL_CLASS)
         DT_TRY(dt_loss_setup_pixels(dt_cfg_get(root, "loss"), dt_model_out_shape(s->model),
                                     s->info.num_classes, s->info.y_dim, &s->loss));
     else
@@ -329,6 +417,7 @@ static dt_status build(dt_session *s, int need)
     DT_TRY(dt_optim_create(dt_cfg_get(root, "optim"), s->be, s->model->n_params,
                            total, &s->optim));
     set_optim_groups(s);
+    shard_optim(s);
     dt_optim_set_batch(s->optim, s->ts.batch_size);
     DT_TRY(dt_regularize_setup(root, &s->info.x_shape, &s->reg));
     DT_TRY(check_monitor(s, dt_cfg_get(root, "train")));

@@ -27,6 +27,8 @@ typedef struct dt_train_settings {
     int64_t checkpoint_every; /* epochs between checkpoints (0: final only) */
     int shuffle, prefetch;
     const char *resume;   /* checkpoint to continue from, or "" */
+    const char *init_from; /* checkpoint whose parameters of the same name and shape
+                            * start the model (fine-tuning), or "" */
     const char *run_root; /* parent of run directories */
     const char *run_name; /* "" = derived from the config name and time */
     int64_t bucket_bytes; /* reducer bucket size */
@@ -41,7 +43,12 @@ typedef struct dt_train_settings {
     double es_min_delta;
     double comm_timeout_s; /* bound on a GPU collective (dist.timeout_s) */
     int log_grad_norms;   /* per-layer gradient norms in the train records */
+    int precision;        /* dt_precision (train.precision) */
 } dt_train_settings;
+
+/* train.precision: fp32 everywhere, or bf16 compute over fp32 master
+ * weights (refused by every backend of this build). */
+typedef enum dt_precision { DT_PRECISION_FP32 = 0, DT_PRECISION_BF16 } dt_precision;
 
 typedef enum dt_es_monitor {
     DT_ES_VAL_LOSS = 0,

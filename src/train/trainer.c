@@ -30,7 +30,29 @@ struct dt_trainer {
     int64_t last_finite_step;
     dt_noise_scale noise;
     char grad_norms[2048]; /* JSON fragment of the last logged step, or "" */
+    /* optim.shard on several ranks: the shard bounds of every rank
+     * (size + 1) and this rank's summed gradient shard, the reducer's
+     * output; the optimizer holds state for that shard only. */
+    int sharded;
+    int64_t *bounds;
+    float *shard_grads;
 };
+
+/* The reducer's half of sharding (the session set up the optimizer's):
+ * gradients are reduce-scattered into a buffer of this rank's shard. */
+static void setup_shard(dt_trainer *t)
+{
+    const dt_session *s = t->s;
+    const int world = dt_comm_size(s->comm), rank = dt_comm_rank(s->comm);
+    t->sharded = s->optim->shard && world > 1;
+    if (!t->sharded) return;
+    t->bounds = dt_calloc((size_t)world + 1, sizeof *t->bounds);
+    dt_optim_shard_bounds(s->model->n_params, world, t->bounds);
+    DT_ASSERT(t->bounds[rank] == s->optim->lo);
+    const int64_t len = t->bounds[rank + 1] - t->bounds[rank];
+    t->shard_grads = s->model->be->alloc((size_t)(len ? len : 1) * sizeof(float));
+    dt_reducer_set_shard(t->reducer, t->shard_grads, t->bounds);
+}
 
 dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
 {
@@ -49,6 +71,7 @@ dt_status dt_trainer_create(dt_session *s, dt_trainer **out)
     DT_TRY(dt_reducer_create(s->comm, s->model->grads, s->model->n_params, s->ts.bucket_bytes,
                              &t->reducer));
     if (dt_comm_size(s->comm) > 1) dt_reducer_track_local(t->reducer, s->model->be->sumsq);
+    setup_shard(t);
     return DT_OK;
 }
 
@@ -61,7 +84,8 @@ static void add_noise_pair(dt_trainer *t, const double *sums, double g2_micro, i
                            int64_t global_n)
 {
     const dt_model *m = t->s->model;
-    const double big = (double)global_n, g2_big = m->be->sumsq(m->grads, m->n_params);
+    const double big = (double)global_n;
+    const double g2_big = t->sharded ? sums[4] : m->be->sumsq(m->grads, m->n_params);
     if (dt_comm_size(t->s->comm) > 1 && sums[3] > 0)
         dt_noise_scale_add(&t->noise, sums[2] / sums[3], big / sums[3], g2_big, big);
     else if (dt_comm_size(t->s->comm) == 1 && n0 > 0 && n0 < global_n)
@@ -83,6 +107,8 @@ void dt_trainer_destroy(dt_trainer *t)
 {
     if (!t) return;
     dt_reducer_destroy(t->reducer);
+    if (t->shard_grads) t->s->model->be->free(t->shard_grads);
+    free(t->bounds);
     free_batch_buffers(t);
     free(t);
 }
@@ -120,6 +146,45 @@ dt_reducer_stats dt_trainer_reducer_stats(const dt_trainer *t)
     return dt_reducer_get_stats(t->reducer);
 }
 
+/* A token loss's denominator: the target tokens of the whole global batch,
+ * summed over the ranks (one small all-reduce), so that every rank scales
+ * its gradients alike and the result does not depend on how the batch was
+ * split. Other losses keep *denom (the global batch). Collective for
+ * token losses. */
+static dt_status count_targets(dt_trainer *t, const float *y, int64_t n, double *denom)
+{
+    dt_session *s = t->s;
+    if (!dt_loss_is_tokens(&s->loss)) return DT_OK;
+    double c = (double)dt_loss_count_targets(&s->loss, y, n);
+    DT_TRY(dt_comm_allreduce_f64(s->comm, &c, 1));
+    *denom = c;
+    return DT_OK;
+}
+
+/* Sharded: the per-layer gradient norms from every rank's shard. */
+static dt_status shard_grad_norms(dt_trainer *t)
+{
+    const dt_session *s = t->s;
+    const dt_model *m = s->model;
+    double *sq = dt_calloc((size_t)m->n_layers + 1, sizeof *sq);
+    dt_grad_norms_layer_sumsq(m, t->shard_grads, s->optim->lo, s->optim->len, sq);
+    const dt_status st = dt_comm_allreduce_f64(s->comm, sq, m->n_layers);
+    if (st == DT_OK) dt_grad_norms_json_from(m, sq, t->grad_norms, sizeof t->grad_norms);
+    free(sq);
+    return st;
+}
+
+/* Sharded: after each rank updated its shard, every rank gets all
+ * parameters back. */
+static dt_status gather_params(dt_trainer *t)
+{
+    dt_model *m = t->s->model;
+    dt_nccl *nccl = dt_comm_nccl(t->s->comm);
+    if (!nccl) return dt_comm_allgather_parts_f32(t->s->comm, m->params, t->bounds);
+    DT_TRY(dt_nccl_allgather_parts_start(nccl, m->params, t->bounds));
+    return dt_nccl_wait(nccl, "parameter all-gather");
+}
+
 static void on_grads_ready(void *ctx, int64_t offset)
 {
     dt_trainer *t = ctx;
@@ -133,15 +198,22 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     dt_session *s = t->s;
     dt_model *m = s->model;
     const int64_t acc = s->ts.accumulation;
-    double sums[4] = {0.0, 0.0, 0.0, 0.0}; /* loss, correct, local |g|^2, ranks with data */
+    /* loss, correct, local |g|^2, ranks with data, sharded: |g|^2 of the shard */
+    double sums[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
     double g2_micro = 0.0; /* first micro-batch's |g|^2 (noise scale on one rank) */
     /* Input noise and augmentation work on the host copy, before staging. */
     x = dt_regularize_inputs(&s->reg, x, index, n, s->optim->step, s->seed);
+
+    /* The loss is a mean over the global batch's samples or, per token,
+     * over its target tokens, counted on the host copy of the labels. */
+    double denom = (double)global_n;
+    DT_TRY(count_targets(t, y, n, &denom));
     stage_batch(t, &x, &y, n);
     dt_regularize_perturb(&s->reg, m->be, m->params, m->n_params, s->optim->step, s->seed);
 
     /* Every parameter belongs to a layer that writes its gradient on the
      * first micro-step, so the gradients need no zeroing. */
+    const float scale = denom > 0 ? (float)(1.0 / denom) : 0.0f;
     for (int64_t a = 0; a < acc; a++) {
         const int64_t lo = a * n / acc, hi = (a + 1) * n / acc;
         const dt_pass p = {.be = m->be, .n = hi - lo, .index = index + lo,
@@ -149,7 +221,7 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
                            .overwrite_grads = a == 0};
         dt_model_forward(m, x + lo * t->in_numel, &p);
         const dt_loss_sums ls = dt_loss_compute(&s->loss, m->be, dt_model_output(m),
-                                                y + lo * t->y_dim, p.n, 1.0f / (float)global_n,
+                                                y + lo * t->y_dim, p.n, scale,
                                                 dt_model_output_grad(m));
         sums[0] += ls.loss;
         sums[1] += (double)ls.correct;
@@ -169,11 +241,16 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     /* A failed device call (recorded, not returned, by the ops) stops every
      * rank here, before its NaN loss could be taken for a numeric problem. */
     if (m->be->device != DT_CPU) DT_TRY(dt_comm_agree(s->comm, m->be->sync()));
-    DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 4));
+    /* The gradient the optimizer reads: this rank's summed shard, or all. */
+    float *const grads = t->sharded ? t->shard_grads : m->grads;
+    if (t->sharded) sums[4] = m->be->sumsq(grads, s->optim->len);
+    DT_TRY(dt_comm_allreduce_f64(s->comm, sums, 5));
 
-    out->loss = sums[0] / (double)global_n;
-    out->accuracy = sums[1] / (double)global_n / (double)s->loss.positions;
+    const double per = denom > 0 ? denom : 1.0;
+    out->loss = sums[0] / per;
+    out->accuracy = sums[1] / per / (double)s->loss.positions;
     out->global_n = global_n;
+    out->targets = dt_loss_is_tokens(&s->loss) ? (int64_t)denom : global_n;
     if (s->ts.check_finite && !isfinite(out->loss)) {
         if (t->last_finite_step < 0)
             return dt_error_set(DT_ERR_NUMERIC, "step %lld: the loss is %s at the first step "
@@ -187,16 +264,55 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     t->last_finite_loss = out->loss;
     t->last_finite_step = s->optim->step + 1;
     /* Before the update, which may clip them: the norms as computed. */
-    if (s->ts.log_grad_norms && (s->optim->step + 1) % s->ts.log_every == 0)
-        dt_grad_norms_json(m, t->grad_norms, sizeof t->grad_norms);
+    if (s->ts.log_grad_norms && (s->optim->step + 1) % s->ts.log_every == 0) {
+        if (t->sharded) DT_TRY(shard_grad_norms(t));
+        else dt_grad_norms_json(m, t->grad_norms, sizeof t->grad_norms);
+    }
     /* The noise scale sees the gradient as reduced; clipping comes after, the
      * same on every rank. */
     add_noise_pair(t, sums, g2_micro, acc > 1 ? n / acc : n, global_n);
-    dt_optim_clip_grads(s->optim, m->grads);
-    dt_optim_step(s->optim, m->params, m->grads);
+    dt_optim_clip_grads(s->optim, grads);
+    DT_TRY(dt_optim_step(s->optim, m->params, grads));
+    if (t->sharded) DT_TRY(gather_params(t));
     /* On a GPU: wait for the update (so a step's time is its whole work)
      * and stop every rank together if it failed. */
     return m->be->device == DT_CPU ? DT_OK : dt_comm_agree(s->comm, m->be->sync());
+}
+
+dt_status dt_trainer_memory(dt_trainer *t, dt_memory_report *out)
+{
+    const dt_session *s = t->s;
+    const dt_model *m = s->model;
+    const int64_t f = (int64_t)sizeof(float);
+    int64_t v[5] = {m->n_params * f, m->n_params * f + (t->sharded ? s->optim->len * f : 0),
+                    dt_optim_state_bytes(s->optim), dt_optim_scratch_bytes(s->optim),
+                    dt_model_activation_bytes(m)};
+    DT_TRY(dt_comm_allreduce_max_i64(s->comm, v, 5));
+    *out = (dt_memory_report){.params = v[0], .grads = v[1], .optim_state = v[2],
+                              .optim_scratch = v[3], .activations = v[4],
+                              .total = v[0] + v[1] + v[2] + v[3] + v[4],
+                              .sharded = t->sharded};
+    return DT_OK;
+}
+
+void dt_memory_report_json(const dt_memory_report *r, int ranks, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "{\"type\":\"memory\",\"per_rank_bytes\":{\"params\":%lld,"
+             "\"grads\":%lld,\"optim_state\":%lld,\"optim_scratch\":%lld,"
+             "\"activations\":%lld,\"total\":%lld},\"ranks\":%d,\"sharded\":%s}",
+             (long long)r->params, (long long)r->grads, (long long)r->optim_state,
+             (long long)r->optim_scratch, (long long)r->activations, (long long)r->total,
+             ranks, r->sharded ? "true" : "false");
+}
+
+static double mib(int64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+void dt_memory_report_text(const dt_memory_report *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "parameters %.2f MiB, gradients %.2f MiB, optimizer state %.2f MiB%s "
+             "(+ %.2f MiB scratch), activations %.2f MiB; total %.2f MiB", mib(r->params),
+             mib(r->grads), mib(r->optim_state), r->sharded ? " (sharded)" : "",
+             mib(r->optim_scratch), mib(r->activations), mib(r->total));
 }
 
 /* Running statistics are per rank (each saw its own samples): average them
@@ -254,7 +370,7 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
     int64_t *index = dt_calloc((size_t)chunk, sizeof(int64_t));
     const int64_t classes = s->loss.classes, pixels = s->loss.positions > 1;
     int64_t *confusion = pixels ? dt_calloc((size_t)(classes * classes), sizeof(int64_t)) : NULL;
-    double sums[4] = {0.0, 0.0, (double)(hi - lo), 0.0};
+    double sums[5] = {0.0, 0.0, (double)(hi - lo), 0.0, 0.0}; /* ..., targets */
     dt_status st = DT_OK;
     for (int64_t at = lo; st == DT_OK && at < hi; at += chunk) {
         const int64_t n = hi - at < chunk ? hi - at : chunk;
@@ -272,12 +388,13 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
         sums[0] += ls.loss;
         sums[1] += (double)ls.correct;
         sums[3] += (double)ls.correct5;
+        sums[4] += (double)ls.targets;
     }
     free(x);
     free(y);
     free(index);
     st = dt_comm_agree(s->comm, st);
-    if (st == DT_OK) st = dt_comm_allreduce_f64(s->comm, sums, 4);
+    if (st == DT_OK) st = dt_comm_allreduce_f64(s->comm, sums, 5);
     if (st == DT_OK && pixels) st = eval_iou(s, confusion, classes, &out->mean_iou);
     free(confusion);
     DT_TRY(st);
@@ -286,6 +403,11 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
     const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY && out->count;
     out->accuracy = cls ? sums[1] / sums[2] / (double)s->loss.positions : 0.0;
     out->top5 = cls && !pixels && classes > 5 ? sums[3] / sums[2] : 0.0;
+    out->targets = (int64_t)sums[4];
+    if (dt_loss_is_tokens(&s->loss)) { /* means over the target tokens */
+        out->loss = sums[4] > 0 ? sums[0] / sums[4] : 0.0;
+        out->accuracy = sums[4] > 0 ? sums[1] / sums[4] : 0.0;
+    }
     return DT_OK;
 }
 
@@ -297,7 +419,7 @@ typedef struct fit_state {
     dt_loader *loader;
     dt_progress prog;
     int64_t epoch, step_in_epoch, steps_per_epoch;
-    double interval_start, interval_loss;
+    double interval_start, interval_loss, interval_acc;
     int64_t interval_steps, interval_samples;
     double epoch_loss, epoch_correct;
     int64_t epoch_samples;
@@ -305,22 +427,77 @@ typedef struct fit_state {
     int stop; /* early stopping decided */
 } fit_state;
 
+/* Host buffers for the full optimizer state on rank 0 of a sharded run
+ * (NULL elsewhere and unsharded); free with free_full_state. */
+static float **alloc_full_state(const dt_trainer *t)
+{
+    const dt_optim *o = t->s->optim;
+    if (!t->sharded || dt_comm_rank(t->s->comm) != 0) return NULL;
+    float **full = dt_calloc(DT_OPTIM_MAX_STATE, sizeof *full);
+    for (int i = 0; i < o->n_state; i++)
+        full[i] = dt_calloc((size_t)(o->n ? o->n : 1), sizeof(float));
+    return full;
+}
+
+static void free_full_state(float **full)
+{
+    if (!full) return;
+    for (int i = 0; i < DT_OPTIM_MAX_STATE; i++) free(full[i]);
+    free(full);
+}
+
+/* Sharded: every rank's state shards into `full` on rank 0, through host
+ * memory (the state may live on a GPU). Collective. */
+static dt_status gather_state(dt_trainer *t, float **full)
+{
+    const dt_optim *o = t->s->optim;
+    float *part = dt_calloc((size_t)(o->len ? o->len : 1), sizeof(float));
+    dt_status st = DT_OK;
+    for (int i = 0; st == DT_OK && i < o->n_state; i++) {
+        o->be->to_host(part, o->state[i], (size_t)o->len * sizeof(float));
+        st = dt_comm_gather_parts_f32(t->s->comm, part, full ? full[i] : NULL, t->bounds, 0);
+    }
+    free(part);
+    return st;
+}
+
+/* Sharded: rank 0's full state (read from a checkpoint) to every rank's
+ * shard. Collective. */
+static dt_status scatter_state(dt_trainer *t, float **full)
+{
+    const dt_optim *o = t->s->optim;
+    float *part = dt_calloc((size_t)(o->len ? o->len : 1), sizeof(float));
+    dt_status st = DT_OK;
+    for (int i = 0; st == DT_OK && i < o->n_state; i++) {
+        st = dt_comm_scatter_parts_f32(t->s->comm, full ? full[i] : NULL, part, t->bounds, 0);
+        if (st == DT_OK) o->be->to_device(o->state[i], part, (size_t)o->len * sizeof(float));
+    }
+    free(part);
+    return st == DT_OK ? o->be->sync() : st;
+}
+
+/* Rank 0 writes the checkpoint; a sharded run first gathers the optimizer
+ * state there, so the file holds the same full state as an unsharded one. */
 static dt_status save_checkpoint(fit_state *f, const char *name)
 {
     dt_session *s = f->t->s;
     char path[1400];
     snprintf(path, sizeof path, "%s/checkpoints/%s", f->run.path, name);
     DT_TRY(sync_buffers(f->t));
-    dt_status st = DT_OK;
-    if (dt_comm_rank(s->comm) == 0) {
-        const dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
-                                   .step_in_epoch = f->step_in_epoch, .seed = s->seed,
-                                   .world_size = dt_comm_size(s->comm)};
+    float **full = alloc_full_state(f->t);
+    dt_status st = f->t->sharded ? gather_state(f->t, full) : DT_OK;
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0) {
+        dt_ckpt_meta meta = {.step = s->optim->step, .epoch = f->epoch,
+                             .step_in_epoch = f->step_in_epoch, .seed = s->seed,
+                             .world_size = dt_comm_size(s->comm)};
+        dt_ckpt_meta_set_tokenizer(&meta, &s->info, s->data_path);
         char *text = dt_cfg_to_string(s->cfg);
-        st = dt_checkpoint_save(path, s->model, s->optim, &meta, text);
+        st = dt_checkpoint_save_state(path, s->model, s->optim, (const float *const *)full,
+                                      &meta, text);
         free(text);
         if (st == DT_OK) dt_log(DT_LOG_DEBUG, "checkpoint written: %s", path);
     }
+    free_full_state(full);
     return dt_comm_agree(s->comm, st);
 }
 
@@ -345,19 +522,28 @@ static dt_status bcast_floats(dt_session *s, float *buf, int64_t n)
 }
 
 /* Rank 0 reads the checkpoint; parameters, optimizer state and position
- * are broadcast so ranks need not share a file system. */
+ * are broadcast (the state scattered, sharded) so ranks need not share a
+ * file system. */
 static dt_status resume(fit_state *f)
 {
     dt_session *s = f->t->s;
     dt_ckpt_meta meta = {0};
     dt_status st = DT_OK;
-    if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_load(s->ts.resume, s->model, s->optim, &meta);
-    DT_TRY(dt_comm_agree(s->comm, st));
+    float **full = alloc_full_state(f->t);
+    if (dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_load_state(s->ts.resume, s->model, s->optim, full, &meta);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(s->ts.resume, &meta, &s->info, s->data_path,
+                                           "resuming from");
+    st = dt_comm_agree(s->comm, st);
+    if (st == DT_OK && f->t->sharded) st = scatter_state(f->t, full);
+    free_full_state(full);
+    DT_TRY(st);
     DT_TRY(dt_comm_bcast(s->comm, &meta, sizeof meta, 0));
     DT_TRY(bcast_floats(s, s->model->params, s->model->n_params));
     if (s->model->n_buffers)
         DT_TRY(bcast_floats(s, s->model->buffers, s->model->n_buffers));
-    for (int i = 0; i < s->optim->n_state; i++)
+    for (int i = 0; !f->t->sharded && i < s->optim->n_state; i++)
         DT_TRY(bcast_floats(s, s->optim->state[i], s->optim->n));
     DT_TRY(dt_comm_bcast(s->comm, &s->optim->step, sizeof s->optim->step, 0));
     if (meta.seed != s->seed)
@@ -367,6 +553,34 @@ static dt_status resume(fit_state *f)
     f->step_in_epoch = meta.step_in_epoch;
     DT_INFO("resumed from %s at step %lld (epoch %lld, step %lld of it)", s->ts.resume,
             (long long)meta.step, (long long)meta.epoch + 1, (long long)meta.step_in_epoch);
+    return DT_OK;
+}
+
+/* train.init_from: rank 0 takes the checkpoint's parameters of the same
+ * layer, name and shape (the rest stay as initialized, e.g. a new head)
+ * and all ranks receive them. Optimizer state and position start afresh. */
+static dt_status init_from(fit_state *f)
+{
+    dt_session *s = f->t->s;
+    const char *const path = s->ts.init_from;
+    dt_ckpt_meta meta = {0};
+    dt_init_report rep = {0};
+    dt_status st = DT_OK;
+    if (dt_comm_rank(s->comm) == 0) st = dt_checkpoint_init_from(path, s->model, &meta, &rep);
+    if (st == DT_OK && dt_comm_rank(s->comm) == 0)
+        st = dt_checkpoint_check_tokenizer(path, &meta, &s->info, s->data_path,
+                                           "train.init_from:");
+    DT_TRY(dt_comm_agree(s->comm, st));
+    DT_TRY(bcast_floats(s, s->model->params, s->model->n_params));
+    if (s->model->n_buffers) DT_TRY(bcast_floats(s, s->model->buffers, s->model->n_buffers));
+    DT_TRY(dt_comm_bcast(s->comm, &rep, sizeof rep, 0));
+    if (rep.loaded == 0)
+        return dt_error_set(DT_ERR_CONFIG, "train.init_from %s: no parameter of the model is in "
+                            "the checkpoint (layers are matched by name)", path);
+    DT_INFO("init_from %s: loaded %d tensor(s), %lld values; %d left as initialized%s%s; %d "
+            "of the checkpoint unused%s%s", path, rep.loaded, (long long)rep.values, rep.fresh,
+            rep.fresh ? ": " : "", rep.fresh_names, rep.unused, rep.unused ? ": " : "",
+            rep.unused_names);
     return DT_OK;
 }
 
@@ -382,18 +596,23 @@ static void log_interval(fit_state *f, int force)
     dt_progress_update(&f->prog, &pt, force);
     if (!force) return;
 
-    char rec[2800], noise[160];
+    char rec[2800], noise[160], tokens[160] = "";
     const char *norms = f->t->grad_norms;
     dt_noise_scale_json(&f->t->noise, noise, sizeof noise);
+    if (dt_loss_is_tokens(&s->loss)) /* per target token; perplexity of the mean loss */
+        snprintf(tokens, sizeof tokens, ",\"accuracy\":%.8g,\"perplexity\":%.8g,"
+                 "\"tokens_per_s\":%.1f", f->interval_steps ? f->interval_acc /
+                 (double)f->interval_steps : 0.0, exp(pt.loss),
+                 pt.samples_per_s * (double)s->loss.steps);
     snprintf(rec, sizeof rec, "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.8g,"
-             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f,\"time_s\":%.3f%s%s%s}",
+             "\"lr\":%.8g,\"grad_norm\":%.8g,\"samples_per_s\":%.1f%s,\"time_s\":%.3f%s%s%s}",
              (long long)pt.step, (long long)f->epoch + 1, pt.loss, pt.lr,
-             s->optim->last_grad_norm, pt.samples_per_s, now - f->prog.start, noise,
+             s->optim->last_grad_norm, pt.samples_per_s, tokens, now - f->prog.start, noise,
              norms[0] ? "," : "", norms);
     f->t->grad_norms[0] = '\0';
     dt_rundir_metric(&f->run, rec);
     f->interval_start = now;
-    f->interval_loss = 0.0;
+    f->interval_loss = f->interval_acc = 0.0;
     f->interval_steps = f->interval_samples = 0;
 }
 
@@ -414,6 +633,7 @@ static dt_status run_epoch(fit_state *f, int64_t *budget)
         DT_TRY(dt_trainer_step(f->t, b.x, b.y, b.index, b.n, b.global_n, &r));
         f->step_in_epoch++;
         f->interval_loss += r.loss;
+        f->interval_acc += r.accuracy;
         f->interval_steps++;
         f->interval_samples += b.global_n;
         f->epoch_loss += r.loss * (double)b.global_n;
@@ -431,9 +651,15 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
     dt_progress_break(&f->prog);
     DT_TRY(dt_trainer_evaluate(f->t, s->test, ev));
 
-    const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY;
+    const int cls = s->loss.kind == DT_LOSS_CROSS_ENTROPY, tok = dt_loss_is_tokens(&s->loss);
     const double train_loss = f->epoch_samples ? f->epoch_loss / (double)f->epoch_samples : 0;
-    char acc[128] = "";
+    char acc[128] = "", tokens[128] = "";
+    if (tok) {
+        snprintf(acc, sizeof acc, "  test token accuracy %.2f%%  perplexity %.3f",
+                 100.0 * ev->accuracy, exp(ev->loss));
+        snprintf(tokens, sizeof tokens, ",\"perplexity\":%.8g,\"targets\":%lld",
+                 exp(ev->loss), (long long)ev->targets);
+    }
     if (cls) {
         const int len = snprintf(acc, sizeof acc, "  test %saccuracy %.2f%%",
                                  s->loss.positions > 1 ? "pixel " : "", 100.0 * ev->accuracy);
@@ -449,11 +675,11 @@ static dt_status end_epoch(fit_state *f, dt_eval_result *ev)
     char rec[512];
     snprintf(rec, sizeof rec, "{\"type\":\"eval\",\"split\":\"test\",\"epoch\":%lld,"
              "\"step\":%lld,\"train_loss\":%.8g,\"train_accuracy\":%.8g,\"loss\":%.8g,"
-             "\"accuracy\":%.8g,\"top5\":%.8g,\"mean_iou\":%.8g,\"count\":%lld,"
+             "\"accuracy\":%.8g,\"top5\":%.8g,\"mean_iou\":%.8g,\"count\":%lld%s,"
              "\"time_s\":%.3f}", (long long)f->epoch + 1,
              (long long)s->optim->step, train_loss,
              f->epoch_samples ? f->epoch_correct / (double)f->epoch_samples : 0.0, ev->loss,
-             ev->accuracy, ev->top5, ev->mean_iou, (long long)ev->count,
+             ev->accuracy, ev->top5, ev->mean_iou, (long long)ev->count, tokens,
              dt_now() - f->prog.start);
     dt_rundir_metric(&f->run, rec);
     f->epoch_loss = f->epoch_correct = 0.0;
@@ -469,6 +695,9 @@ static dt_status eval_validation(fit_state *f, dt_eval_result *vr)
     char acc[64] = "";
     if (s->loss.kind == DT_LOSS_CROSS_ENTROPY)
         snprintf(acc, sizeof acc, "  accuracy %.2f%%", 100.0 * vr->accuracy);
+    if (dt_loss_is_tokens(&s->loss))
+        snprintf(acc, sizeof acc, "  token accuracy %.2f%%  perplexity %.3f",
+                 100.0 * vr->accuracy, exp(vr->loss));
     DT_INFO("epoch %lld/%lld  validation loss %.4f%s  (%lld samples)", (long long)f->epoch + 1,
             (long long)s->ts.epochs, vr->loss, acc, (long long)vr->count);
     char rec[320];
@@ -584,7 +813,11 @@ static dt_status fit_setup(fit_state *f)
 {
     dt_session *s = f->t->s;
     DT_TRY(check_same_params(s));
+    if (s->ts.resume[0] && s->ts.init_from[0])
+        DT_INFO("resuming from %s; train.init_from (%s) applies to a fresh start only",
+                s->ts.resume, s->ts.init_from);
     if (s->ts.resume[0]) DT_TRY(resume(f));
+    else if (s->ts.init_from[0]) DT_TRY(init_from(f));
     dt_early_stop_init(&f->es, s->ts.es_maximize, s->ts.es_patience, s->ts.es_min_delta);
     const dt_status ws =
         dt_comm_rank(s->comm) == 0 ? dt_session_write_split(s, f->run.path) : DT_OK;
@@ -610,6 +843,19 @@ static dt_status fit_setup(fit_state *f)
     return DT_OK;
 }
 
+/* Memory per rank, in the log and as a record of metrics.jsonl. */
+static dt_status log_memory(fit_state *f)
+{
+    dt_memory_report r;
+    DT_TRY(dt_trainer_memory(f->t, &r));
+    char text[400], rec[600];
+    dt_memory_report_text(&r, text, sizeof text);
+    DT_INFO("memory per rank (largest over ranks): %s", text);
+    dt_memory_report_json(&r, dt_comm_size(f->t->s->comm), rec, sizeof rec);
+    dt_rundir_metric(&f->run, rec);
+    return DT_OK;
+}
+
 dt_status dt_trainer_fit(dt_trainer *t, dt_eval_result *final, char **run_dir)
 {
     dt_session *s = t->s;
@@ -625,7 +871,8 @@ dt_status dt_trainer_fit(dt_trainer *t, dt_eval_result *final, char **run_dir)
             (long long)s->ts.batch_size, (long long)s->ts.micro_batch,
             (long long)s->ts.accumulation);
 
-    dt_status st = fit_setup(&f);
+    dt_status st = log_memory(&f);
+    if (st == DT_OK) st = fit_setup(&f);
     if (st == DT_OK) st = fit_loop(&f, final);
     dt_progress_break(&f.prog);
     dt_loader_destroy(f.loader);

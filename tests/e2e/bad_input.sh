@@ -29,6 +29,11 @@ expect_fail "batch_size.*expected an integer" mpi 2 train "$cfg" "${base[@]}" \
 expect_fail "micro_batch x accumulation x ranks" mpi 2 train "$cfg" "${base[@]}" \
   train.micro_batch=100 train.accumulation=2
 
+expect_fail "train.precision.*bf16.*backend that supports" mpi 2 train "$cfg" "${base[@]}" \
+  train.precision=bf16
+
+expect_fail "optim.shard.*a boolean" mpi 2 train "$cfg" "${base[@]}" optim.shard=maybe
+
 expect_fail "no-such-dir" mpi 2 train "$cfg" "${base[@]}" data.path="$work/no-such-dir"
 
 # A shard with one byte changed: the checksum catches it, naming the file.

@@ -704,8 +704,28 @@ static void test_config_errors(void)
     dt_cfg_free(root);
 }
 
+/* The shard rule: increasing bounds from 0 to n, every start a multiple of
+ * DT_SHARD_ALIGN, every shard within DT_SHARD_ALIGN of n / world. */
+static void test_shard_bounds(void)
+{
+    static const int64_t sizes[] = {0, 1, 15, 17, 227, 1000, 535818, 110000003};
+    int64_t b[65];
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        for (int world = 1; world <= 64; world++) {
+            const int64_t n = sizes[i];
+            dt_optim_shard_bounds(n, world, b);
+            CHECK(b[0] == 0 && b[world] == n);
+            for (int r = 0; r < world; r++) {
+                const double len = (double)(b[r + 1] - b[r]), even = (double)n / world;
+                CHECK(b[r] % DT_SHARD_ALIGN == 0 && b[r + 1] >= b[r]);
+                CHECK(fabs(len - even) <= DT_SHARD_ALIGN);
+            }
+        }
+}
+
 int main(void)
 {
+    test_shard_bounds();
     test_updates();
     test_resume();
     test_state();

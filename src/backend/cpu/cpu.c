@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_attn.h"
+#include "backend/cpu/cpu_math.h"
 #include "backend/cpu/cpu_optim.h"
 #include "backend/cpu/cpu_conv.h"
 #include "backend/cpu/cpu_rnn.h"
@@ -130,12 +132,12 @@ static int cpu_all_finite(const float *x, int64_t n)
     return ok;
 }
 
-static inline float gelu(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
+static inline float gelu(float x) { return x * dt_vnormcdf(x); }
 
 static inline float gelu_grad(float x)
 {
-    const float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-    const float pdf = expf(-0.5f * x * x) * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2);
+    const float cdf = dt_vnormcdf(x);
+    const float pdf = dt_vexpf(-0.5f * x * x) * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2);
     return cdf + x * pdf;
 }
 
@@ -153,11 +155,11 @@ static void cpu_act_forward(dt_act act, float alpha, const float *x, float *y, i
         break;
     case DT_ACT_SIGMOID:
 #pragma omp parallel for if (n > PAR_MIN / 8) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = dt_vsigmoidf(x[i]);
         break;
     case DT_ACT_TANH:
 #pragma omp parallel for if (n > PAR_MIN / 8) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        for (int64_t i = 0; i < n; i++) y[i] = dt_vtanhf(x[i]);
         break;
     case DT_ACT_GELU:
 #pragma omp parallel for if (n > PAR_MIN / 8) schedule(static)
@@ -205,7 +207,7 @@ static void cpu_softmax_forward(const float *x, float *y, int64_t rows, int64_t 
         float mx = xr[0];
         for (int64_t j = 1; j < cols; j++) mx = xr[j] > mx ? xr[j] : mx;
         float s = 0.0f;
-        for (int64_t j = 0; j < cols; j++) s += (yr[j] = expf(xr[j] - mx));
+        for (int64_t j = 0; j < cols; j++) s += (yr[j] = dt_vexpf(xr[j] - mx));
         const float inv = 1.0f / s;
         for (int64_t j = 0; j < cols; j++) yr[j] *= inv;
     }
@@ -276,7 +278,7 @@ static dt_loss_sums cpu_cross_entropy(const float *logits, const float *labels, 
             d[j] = scale * (prob - (j == label ? on : off));
         }
     }
-    return (dt_loss_sums){loss, correct, correct5};
+    return (dt_loss_sums){.loss = loss, .correct = correct, .correct5 = correct5};
 }
 
 static dt_loss_sums cpu_mse(const float *pred, const float *target, int64_t rows, int64_t dim,
@@ -418,6 +420,12 @@ static const dt_backend cpu_backend = {
     .seq_lengths = dt_cpu_seq_lengths,
     .embed_forward = dt_cpu_embed_forward,
     .embed_backward = dt_cpu_embed_backward,
+    /* transformers: cpu_attn.c */
+    .attention_workspace = dt_cpu_attention_workspace,
+    .attention_forward = dt_cpu_attention_forward,
+    .attention_backward = dt_cpu_attention_backward,
+    .token_segments = dt_cpu_token_segments,
+    .token_cross_entropy = dt_cpu_token_cross_entropy,
     .upload = cpu_upload,
     .sync = cpu_sync,
 };

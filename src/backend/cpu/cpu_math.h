@@ -11,7 +11,9 @@
  * Measured against libm over [-20, 20]: relative error below 3e-7 (exp,
  * sigmoid).
  * tanh: 1 - 2 / (e^(2x) + 1) written with e^(-2|x|), and an odd polynomial
- * for |x| < 1/8, where that form would cancel (relative error below 7e-7). */
+ * for |x| < 1/8, where that form would cancel (relative error below 7e-7).
+ * Normal CDF (for GELU, x Phi(x)): erfc by a Chebyshev fit on the tail
+ * side, so Phi never cancels; see dt_vnormcdf for the errors. */
 #ifndef DT_BACKEND_CPU_MATH_H
 #define DT_BACKEND_CPU_MATH_H
 
@@ -56,6 +58,36 @@ static inline float dt_vtanhf(float x)
                                                                 a2 * (-17.0f / 315.0f))));
     const float y = a < 0.125f ? small : big;
     return x < 0.0f ? -y : y;
+}
+
+/* erfc(a) for a >= 0: t exp(-a^2 + P(t)), t = 1 / (1 + a / 2), with the
+ * degree-9 Chebyshev fit P of Press et al. (Numerical Recipes, erfcc),
+ * whose fractional error is below 1.2e-7 for every a. */
+static inline float dt_verfc_pos(float a)
+{
+    const float t = 1.0f / (1.0f + 0.5f * a);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    return t * dt_vexpf(-a * a + p);
+}
+
+/* The standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, taken from the
+ * tail on either side so that it never cancels. Measured against libm's
+ * erfc over [-12, 12]: relative error below 5e-6 for x > -6 and 2e-5
+ * beyond (where Phi < 1e-9); GELU's derivative within 2.1e-7. */
+static inline float dt_vnormcdf(float x)
+{
+    const float a = (x < 0.0f ? -x : x) * 0.707106781f;
+    const float tail = 0.5f * dt_verfc_pos(a);
+    return x < 0.0f ? tail : 1.0f - tail;
 }
 
 #endif

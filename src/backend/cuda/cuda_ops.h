@@ -90,7 +90,7 @@ dt_loss_sums dt_cuda_cross_entropy_pixels(const float *logits, const float *labe
     .upsample_backward = dt_cuda_upsample_backward, \
     .cross_entropy_pixels = dt_cuda_cross_entropy_pixels
 
-/* cuda_seq.c */
+/* cuda_seq.c (sequences and transformers) */
 void dt_cuda_cell_forward(const dt_cell_step *s);
 void dt_cuda_cell_backward(const dt_cell_step *s);
 void dt_cuda_rows_copy(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
@@ -105,6 +105,15 @@ int64_t dt_cuda_embed_forward(const float *ids, int64_t n, const float *table, i
 void dt_cuda_embed_backward(const float *ids, int64_t n, const float *dout, int64_t vocab,
                             int64_t dim, float *dtable);
 
+int64_t dt_cuda_attention_workspace(int64_t steps, int64_t heads);
+void dt_cuda_attention_forward(const dt_attn_args *a);
+void dt_cuda_attention_backward(const dt_attn_args *a);
+void dt_cuda_token_segments(const float *ids, int64_t rows, int64_t steps, float sep,
+                            float *seg);
+dt_loss_sums dt_cuda_token_cross_entropy(const float *logits, const float *labels,
+                                         int64_t rows, int64_t classes, float smoothing,
+                                         float scale, float *dx);
+
 #define DT_CUDA_SEQ_OPS \
     .cell_forward = dt_cuda_cell_forward, \
     .cell_backward = dt_cuda_cell_backward, \
@@ -113,6 +122,11 @@ void dt_cuda_embed_backward(const float *ids, int64_t n, const float *dout, int6
     .seq_mask = dt_cuda_seq_mask, \
     .seq_lengths = dt_cuda_seq_lengths, \
     .embed_forward = dt_cuda_embed_forward, \
-    .embed_backward = dt_cuda_embed_backward
+    .embed_backward = dt_cuda_embed_backward, \
+    .attention_workspace = dt_cuda_attention_workspace, \
+    .attention_forward = dt_cuda_attention_forward, \
+    .attention_backward = dt_cuda_attention_backward, \
+    .token_segments = dt_cuda_token_segments, \
+    .token_cross_entropy = dt_cuda_token_cross_entropy
 
 #endif

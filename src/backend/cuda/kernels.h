@@ -154,6 +154,23 @@ void dt_cuk_embed_forward(cudaStream_t st, const float *ids, int64_t n, const fl
 void dt_cuk_embed_backward(cudaStream_t st, const float *ids, int64_t n, const float *dout,
                            int64_t vocab, int64_t dim, float *dtable);
 
+/* ---- kernels_attn.cu ---- */
+
+/* Attention blocks per chunk for sequences of `steps`: the workspace holds
+ * three (steps, steps) tiles per block of a chunk. */
+int64_t dt_cuk_attn_chunk_blocks(int64_t steps);
+/* Attention forward (backward 0) or backward over every block of a;
+ * dindex: device copy of a->index (when a->dropout > 0). */
+void dt_cuk_attention(cudaStream_t st, const dt_attn_args *a, const int64_t *dindex,
+                      int backward);
+void dt_cuk_token_segments(cudaStream_t st, const float *ids, int64_t rows, int64_t steps,
+                           float sep, float *seg);
+/* Per-token cross-entropy; row_buffers: 3 x rows doubles; sums[0..2] =
+ * loss over target rows, correct target rows, target rows. */
+void dt_cuk_token_cross_entropy(cudaStream_t st, const float *logits, const float *labels,
+                                int64_t rows, int64_t classes, float smoothing, float scale,
+                                float *dx, double *row_buffers, double *sums);
+
 #ifdef __cplusplus
 }
 #endif
