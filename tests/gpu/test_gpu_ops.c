@@ -878,6 +878,93 @@ static void test_more_optimizers(void)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(gpu, all[i]);
 }
 
+/* ---- transformer ops ---- */
+
+/* Attention forward and backward over 3 samples of T = 37 steps, 3 heads
+ * of 11 channels: with and without a causal mask, with per-sample lengths
+ * (one of them 0: all-zero rows), with dropout (the GPU draws the CPU's
+ * Philox numbers). Each device gets its own workspace size; the sums run
+ * over T or D terms in another order and the softmax gradient cancels:
+ * rtol 1e-4, atol 1e-5. */
+static void test_attention_case(const char *name, int causal, int use_lengths, float dropout)
+{
+    const int64_t n = 3, T = 37, H = 3, D = 11, width = H * D;
+    float lengths_h[3] = {37, 20, 0};
+    int64_t index[3] = {5, 1000003, 77};
+    const dt_rng rng = dt_rng_make(5, DT_RNG_DROPOUT, 3, 1);
+    gpu_pair qkv = pair_random(gpu, n * T * 3 * width, 250, -1, 1);
+    gpu_pair len = pair_from(gpu, lengths_h, n), ctx = pair_poisoned(gpu, n * T * width);
+    gpu_pair dctx = pair_random(gpu, n * T * width, 251, -1, 1);
+    gpu_pair dqkv = pair_poisoned(gpu, n * T * 3 * width);
+    const int64_t wc = cpu->attention_workspace(T, H), wg = gpu->attention_workspace(T, H);
+    float *work_c = malloc((size_t)wc * sizeof(float)), *work_g = dev_poisoned(gpu, wg);
+    dt_attn_args ac = {.n = n, .steps = T, .heads = H, .head_dim = D, .causal = causal,
+                       .scale = 1.0f / sqrtf((float)D), .dropout = dropout, .rng = &rng,
+                       .index = index};
+    dt_attn_args ag = ac;
+    ac.qkv = qkv.h, ac.ctx = ctx.h, ac.lengths = use_lengths ? len.h : NULL, ac.dctx = dctx.h;
+    ac.dqkv = dqkv.h, ac.work = work_c, ac.work_floats = wc;
+    ag.qkv = qkv.d, ag.ctx = ctx.d, ag.lengths = use_lengths ? len.d : NULL, ag.dctx = dctx.d;
+    ag.dqkv = dqkv.d, ag.work = work_g, ag.work_floats = wg;
+    char what[96];
+    cpu->attention_forward(&ac);
+    gpu->attention_forward(&ag);
+    snprintf(what, sizeof what, "attention_forward %s", name);
+    pair_check(what, gpu, &ctx, RTOL_SUM, 1e-5);
+    cpu->attention_backward(&ac);
+    gpu->attention_backward(&ag);
+    snprintf(what, sizeof what, "attention_backward %s", name);
+    pair_check(what, gpu, &dqkv, RTOL_SUM, 1e-5);
+    gpu_pair *all[] = {&qkv, &len, &ctx, &dctx, &dqkv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(gpu, all[i]);
+    free(work_c);
+    gpu->free(work_g);
+}
+
+static void test_attention(void)
+{
+    test_attention_case("full", 0, 0, 0.0f);
+    test_attention_case("causal", 1, 0, 0.0f);
+    test_attention_case("lengths", 0, 1, 0.0f);
+    test_attention_case("causal lengths dropout", 1, 1, 0.25f);
+}
+
+/* Token types after the first separator, and the per-token loss with rows
+ * that are no target (-1, and one out of range). */
+static void test_token_ops(void)
+{
+    const int64_t rows = R, steps = 23;
+    float ids_h[R * 23];
+    for (int64_t i = 0; i < rows * steps; i++) ids_h[i] = (float)((i * 7 + i / 23) % 13);
+    gpu_pair ids = pair_from(gpu, ids_h, rows * steps), seg = pair_poisoned(gpu, rows * steps);
+    cpu->token_segments(ids.h, rows, steps, 3.0f, seg.h);
+    gpu->token_segments(ids.d, rows, steps, 3.0f, seg.d);
+    pair_check("token_segments", gpu, &seg, 0.0, 0.0);
+
+    const int64_t widths[2] = {10, 1000};
+    for (int w = 0; w < 2; w++) {
+        const int64_t classes = widths[w], n = R * classes;
+        float labels[R];
+        for (int r = 0; r < R; r++) labels[r] = (float)((r * 7) % classes);
+        labels[2] = labels[9] = -1.0f;
+        labels[4] = (float)classes;
+        gpu_pair z = pair_random(gpu, n, 260, -3, 3), lab = pair_from(gpu, labels, R);
+        gpu_pair d = pair_poisoned(gpu, n);
+        const dt_loss_sums c = cpu->token_cross_entropy(z.h, lab.h, R, classes, 0.1f, 0.5f, d.h);
+        const dt_loss_sums g = gpu->token_cross_entropy(z.d, lab.d, R, classes, 0.1f, 0.5f, d.d);
+        CHECK_CLOSE(g.loss, c.loss, RTOL_SUM, 1e-6);
+        CHECK(g.correct == c.correct && g.targets == c.targets && c.targets == R - 3);
+        printf("ok  token_cross_entropy %lld classes: loss %.9g vs %.9g, targets %lld\n",
+               (long long)classes, g.loss, c.loss, (long long)g.targets);
+        pair_check("token_cross_entropy gradient", gpu, &d, RTOL_TRANS, ATOL_TRANS);
+        pair_free(gpu, &z);
+        pair_free(gpu, &lab);
+        pair_free(gpu, &d);
+    }
+    pair_free(gpu, &ids);
+    pair_free(gpu, &seg);
+}
+
 /* ---- asynchronous upload ----
  * Three uploads into two alternating sets, each read by an op queued right
  * after it; the host source is overwritten as soon as each call returns
@@ -938,7 +1025,8 @@ static const char *const g_tested[] = {
     "groupnorm_forward", "groupnorm_backward", "lrn_forward", "lrn_backward",
     "upsample_forward", "upsample_backward", "cross_entropy_pixels", "cell_forward",
     "cell_backward", "rows_copy", "rows_add", "seq_mask", "seq_lengths", "embed_forward",
-    "embed_backward", "upload", "sync",
+    "embed_backward", "attention_workspace", "attention_forward", "attention_backward",
+    "token_segments", "token_cross_entropy", "upload", "sync",
 };
 
 /* Fails for each op of backend.h (the generated list the completeness
@@ -1017,6 +1105,8 @@ int main(void)
     test_cells();
     test_rows_and_masks();
     test_embedding();
+    test_attention();
+    test_token_ops();
     test_upload();
     test_every_op_is_compared();
     CHECK_OK(gpu->sync());
