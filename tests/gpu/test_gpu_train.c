@@ -6,12 +6,15 @@
  * (GEMMs, bias, column sums, gelu, relu, dropout with its Philox masks,
  * cross-entropy with label smoothing, the fused optimizer step); a small
  * CNN (convolution with padding and with stride, batch norm, ReLU, max and
- * average pooling, dropout); and a 2-layer LSTM over 12 steps of 10
- * features. Tolerances: with SGD and momentum the runs differ only by
+ * average pooling, dropout); a 2-layer LSTM over 12 steps of 10
+ * features; and a one-block transformer classifier over 12 tokens
+ * (embedding, positions, attention with dropout, layer norm, the first
+ * token's state into a linear layer). Tolerances: with SGD and momentum the runs differ only by
  * float rounding, which stays small: per-step loss rtol 1e-4, parameters
  * |gpu - cpu| <= 1e-4 (they are of order 0.1); the CNN's batch norm
- * divides by batch standard deviations and the LSTM's steps compound
- * through 12 time steps, so theirs are 1e-3 on parameters. Adam divides
+ * divides by batch standard deviations, the LSTM's steps compound
+ * through 12 time steps and the transformer has a softmax and a layer norm
+ * in series, so theirs are 1e-3 on parameters. Adam divides
  * by sqrt(v), which magnifies rounding on near-zero gradients up to the
  * step size, so its check is on the loss, rtol 1e-3. */
 #include <stdio.h>
@@ -26,11 +29,13 @@
 #define BATCH 96
 #define CLASSES 10
 
-/* A model, its input shape and its input size per sample. */
+/* A model, its input shape and its input size per sample; vocab > 0:
+ * the inputs are token ids below vocab. */
 typedef struct model_case {
     const char *name, *yaml;
     int ndim;
     int64_t dim[3];
+    int vocab;
 } model_case;
 
 static const model_case g_mlp = {
@@ -42,7 +47,7 @@ static const model_case g_mlp = {
     "  - {kind: linear, units: 64, init: he}\n"
     "  - {kind: relu}\n"
     "  - {kind: linear, units: 10}\n",
-    1, {64}};
+    1, {64}, 0};
 
 static const model_case g_cnn = {
     "cnn",
@@ -58,14 +63,25 @@ static const model_case g_cnn = {
     "  - {kind: avg_pool2d, kernel: 2}\n"
     "  - {kind: flatten}\n"
     "  - {kind: linear, units: 10}\n",
-    3, {1, 13, 11}};
+    3, {1, 13, 11}, 0};
 
 static const model_case g_lstm = {
     "lstm",
     "layers:\n"
     "  - {kind: lstm, hidden: 24, layers: 2, return: last}\n"
     "  - {kind: linear, units: 10}\n",
-    3, {1, 12, 10}};
+    3, {1, 12, 10}, 0};
+
+static const model_case g_transformer = {
+    "transformer",
+    "layers:\n"
+    "  - {kind: embedding, vocab: 16, dim: 16}\n"
+    "  - {kind: position_embedding, max_len: 12}\n"
+    "  - {kind: attention, heads: 2, dropout: 0.1}\n"
+    "  - {kind: layer_norm, axis: last}\n"
+    "  - {kind: select_token, index: 0}\n"
+    "  - {kind: linear, units: 10}\n",
+    1, {12}, 16};
 
 static int64_t in_numel(const model_case *mc)
 {
@@ -154,11 +170,16 @@ static void compare_runs(const model_case *mc, const char *label, const dt_backe
 }
 
 /* Two batches of inputs in [-1, 1) whose labels follow the inputs (the
- * arg-max of the first 10 features), so the loss falls. */
-static void make_batches(int64_t in, float **xs, float *ys)
+ * arg-max of the first 10 features), so the loss falls; token models get
+ * ids, labelled by the first id (mod 10). */
+static void make_batches(int64_t in, int vocab, float **xs, float *ys)
 {
-    *xs = host_random(2 * BATCH * in, 1, -1, 1);
-    for (int i = 0; i < 2 * BATCH; i++) {
+    *xs = host_random(2 * BATCH * in, 1, vocab ? 0.0f : -1.0f, vocab ? (float)vocab : 1.0f);
+    for (int i = 0; vocab && i < 2 * BATCH; i++) {
+        for (int64_t j = 0; j < in; j++) (*xs)[i * in + j] = floorf((*xs)[i * in + j]);
+        ys[i] = (float)((int)(*xs)[i * in] % CLASSES);
+    }
+    for (int i = 0; !vocab && i < 2 * BATCH; i++) {
         int arg = 0;
         for (int j = 1; j < CLASSES; j++) arg = (*xs)[i * in + j] > (*xs)[i * in + arg] ? j : arg;
         ys[i] = (float)arg;
@@ -177,10 +198,10 @@ int main(void)
     const struct {
         const model_case *mc;
         double sgd_param_atol;
-    } cases[] = {{&g_mlp, 1e-4}, {&g_cnn, 1e-3}, {&g_lstm, 1e-3}};
+    } cases[] = {{&g_mlp, 1e-4}, {&g_cnn, 1e-3}, {&g_lstm, 1e-3}, {&g_transformer, 1e-3}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         float *xs, ys[2 * BATCH];
-        make_batches(in_numel(cases[i].mc), &xs, ys);
+        make_batches(in_numel(cases[i].mc), cases[i].mc->vocab, &xs, ys);
         compare_runs(cases[i].mc, "sgd", gpu, sgd, 1e-4, cases[i].sgd_param_atol, xs, ys);
         compare_runs(cases[i].mc, "adam", gpu, adam, 1e-3, 0.0, xs, ys);
         free(xs);
