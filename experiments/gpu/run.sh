@@ -11,7 +11,7 @@
 #    gpu_bench, which is all the tests and benchmarks below need. A
 #    build-gpu/ made by experiments/gpu/bundle.sh elsewhere is used as is.
 # 2. Without a visible GPU it stops here, saying so (exit 0).
-# 3. Tests: every op against the CPU, three trainings against the CPU, and
+# 3. Tests: every op against the CPU, four trainings against the CPU, and
 #    (with MPI) NCCL and the reducer with one rank per GPU.
 # 4. Benchmarks (gpu_bench, one GPU, synthetic batches uploaded every step):
 #    the MLP of experiments/bench/mlp.yaml (batch 64/256/1024 x SGD/Adam),
