@@ -591,9 +591,10 @@ static dt_status write_text(const char *list, corpus *c, const labels *lab,
                                                  : NULL);
     manifest_text(m, c, t, o);
     double acc = 0.0;
-    cJSON_AddItemToObject(m, "baseline", cls ? majority_baseline(&r[0], &r[1], lab, &acc)
-                                             : unigram_baseline(t->task, &r[0], &r[1],
-                                                                c->vocab));
+    if (r[1].n > 0) /* a baseline is measured on the test split */
+        cJSON_AddItemToObject(m, "baseline", cls ? majority_baseline(&r[0], &r[1], lab, &acc)
+                                                 : unigram_baseline(t->task, &r[0], &r[1],
+                                                                    c->vocab));
     const dt_status s = dt_convert_write_tables(o, &tab[0], &tab[1], m);
     cJSON_Delete(m);
     for (int k = 0; k < 2; k++) {

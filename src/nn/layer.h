@@ -58,6 +58,10 @@ typedef struct dt_pass {
     /* Valid steps of each of the n sequences (recurrent layers treat steps
      * at or past it as padding); NULL: every sequence is full length. */
     const float *lengths;
+    /* The micro-batch's per-token labels (n rows of the label width, -1 where
+     * a token has no target) when the loss is per token; NULL otherwise.
+     * Device memory. A layer may skip work the loss will not read. */
+    const float *targets;
 } dt_pass;
 
 typedef struct dt_layer dt_layer;

@@ -11,9 +11,18 @@
  * (vocab, dim) this way, with a bias of their own. `units` may then be left
  * out; it is the table's first dimension.
  *
+ * only_targets: true (per-token maps) computes the rows that have a target
+ * only, when the pass carries per-token labels (training and evaluation
+ * with a token loss): the other rows are 0, which the loss never reads.
+ * For a masked-LM decoder that is 15% of the rows, and the decoder over a
+ * vocabulary is the largest GEMM of a small BERT. The rows are gathered
+ * into a dense block (the embedding gather of the backend), multiplied,
+ * and scattered back; backward does the same with the output gradient.
+ * Without labels (prediction) every row is computed.
+ *
  * Keys: units, bias (true), init (default | xavier | he | normal, with
  * init_std: N(0, init_std) weights and zero bias, as BERT), per_token
- * (false), tie. */
+ * (false), tie, only_targets (false). */
 #include <stdlib.h>
 
 #include "nn/layer.h"
@@ -21,6 +30,8 @@
 typedef struct linear_priv {
     int64_t rows; /* rows per sample: 1, or the tokens of a per-token map */
     int64_t in;   /* features per row */
+    int only_targets;
+    int64_t picked; /* only_targets: rows computed by the last forward, or -1: all */
 } linear_priv;
 
 static const dt_param *weight(const dt_layer *l)
@@ -72,6 +83,10 @@ static dt_status linear_setup(dt_layer *l, dt_cfg *cfg)
     DT_TRY(dt_layer_read_init(cfg, inits, codes, &init, &std));
     linear_priv *q = dt_calloc(1, sizeof *q);
     l->priv = q;
+    DT_TRY(dt_cfg_bool(cfg, "only_targets", 0, &q->only_targets));
+    if (q->only_targets && !per_token)
+        return dt_cfg_error(dt_cfg_get(cfg, "only_targets"), "per_token: true with it",
+                            "a map over the whole sample");
     linear_dims(l, per_token, q);
     DT_TRY(linear_units(l, cfg, q, &units));
 
@@ -93,14 +108,73 @@ static dt_status linear_setup(dt_layer *l, dt_cfg *cfg)
 
 static void linear_destroy(dt_layer *l) { free(l->priv); }
 
+/* only_targets: the scratch of a pass of n samples holds the picked rows'
+ * indices (as floats, for the gather), their inputs and their outputs. */
+typedef struct picked_rows {
+    float *ids, *x, *y;
+} picked_rows;
+
+static picked_rows picked_views(const dt_layer *l, int64_t n)
+{
+    const linear_priv *q = l->priv;
+    picked_rows v;
+    v.ids = l->scratch;
+    v.x = v.ids + n * q->rows;
+    v.y = v.x + n * q->rows * q->in;
+    return v;
+}
+
+/* The rows of the pass that have a target, into v->ids; returns their count. */
+static int64_t pick_rows(const dt_layer *l, const dt_pass *p, const picked_rows *v)
+{
+    const linear_priv *q = l->priv;
+    const int64_t n = p->n * q->rows;
+    float *lab = dt_calloc((size_t)n, sizeof *lab);
+    p->be->to_host(lab, p->targets, (size_t)n * sizeof *lab);
+    int64_t k = 0;
+    for (int64_t r = 0; r < n; r++)
+        if (lab[r] >= 0.0f) lab[k++] = (float)r; /* k <= r: in place */
+    if (k) p->be->to_device(v->ids, lab, (size_t)k * sizeof *lab);
+    free(lab);
+    return k;
+}
+
 static void linear_forward(dt_layer *l, const dt_pass *p)
+{
+    linear_priv *q = l->priv;
+    const int in = (int)q->in, out = (int)l->units, n = (int)(p->n * q->rows);
+    q->picked = -1;
+    if (n == 0) return;
+    if (q->only_targets && p->targets) {
+        const picked_rows v = picked_views(l, p->n);
+        const int k = (int)pick_rows(l, p, &v);
+        q->picked = k;
+        p->be->fill(l->out, 0.0f, (int64_t)n * out);
+        if (k == 0) return;
+        p->be->embed_forward(v.ids, k, l->x[0], n, in, v.x);
+        p->be->gemm(0, 1, k, out, in, 1.0f, v.x, in, weight(l)->data, in, 0.0f, v.y, out);
+        if (bias(l)) p->be->add_bias(v.y, bias(l)->data, k, out);
+        p->be->embed_backward(v.ids, k, v.y, n, out, l->out); /* scatter into zeros */
+        return;
+    }
+    p->be->gemm(0, 1, n, out, in, 1.0f, l->x[0], in, weight(l)->data, in, 0.0f, l->out, out);
+    if (bias(l)) p->be->add_bias(l->out, bias(l)->data, n, out);
+}
+
+/* Backward over the rows the forward picked: their output gradients are
+ * gathered next to their inputs; the input gradients scattered back. */
+static void picked_backward(dt_layer *l, const dt_pass *p, int k, float beta)
 {
     const linear_priv *q = l->priv;
     const int in = (int)q->in, out = (int)l->units, n = (int)(p->n * q->rows);
-    if (n == 0) return;
-
-    p->be->gemm(0, 1, n, out, in, 1.0f, l->x[0], in, weight(l)->data, in, 0.0f, l->out, out);
-    if (bias(l)) p->be->add_bias(l->out, bias(l)->data, n, out);
+    const dt_param *w = weight(l), *b = bias(l);
+    const picked_rows v = picked_views(l, p->n);
+    p->be->embed_forward(v.ids, k, l->dout, n, out, v.y);
+    p->be->gemm(1, 0, out, in, k, 1.0f, v.y, out, v.x, in, beta, w->grad, in);
+    if (b) p->be->sum_rows(b->grad, v.y, k, out, beta);
+    if (!l->dx[0]) return;
+    p->be->gemm(0, 0, k, in, out, 1.0f, v.y, out, w->data, in, 0.0f, v.x, in);
+    p->be->embed_backward(v.ids, k, v.x, n, in, l->dx[0]);
 }
 
 static void linear_backward(dt_layer *l, const dt_pass *p)
@@ -109,10 +183,14 @@ static void linear_backward(dt_layer *l, const dt_pass *p)
     const int in = (int)q->in, out = (int)l->units, n = (int)(p->n * q->rows);
     const float beta = p->overwrite_grads ? 0.0f : 1.0f;
     const dt_param *w = weight(l), *b = bias(l);
-    if (n == 0) {
+    if (n == 0 || q->picked == 0) {
         if (!p->overwrite_grads) return;
         p->be->fill(w->grad, 0.0f, dt_shape_numel(&w->shape));
         if (b) p->be->fill(b->grad, 0.0f, out);
+        return;
+    }
+    if (q->picked > 0) {
+        picked_backward(l, p, (int)q->picked, beta);
         return;
     }
 
@@ -121,6 +199,13 @@ static void linear_backward(dt_layer *l, const dt_pass *p)
     if (b) p->be->sum_rows(b->grad, l->dout, n, out, beta);
     if (l->dx[0])
         p->be->gemm(0, 0, n, in, out, 1.0f, l->dout, out, w->data, in, 1.0f, l->dx[0], in);
+}
+
+/* only_targets: room for every row of a sample (a pass may pick them all). */
+static int64_t linear_scratch(const dt_layer *l)
+{
+    const linear_priv *q = l->priv;
+    return q->only_targets ? q->rows * (1 + q->in + l->units) : 0;
 }
 
 static int64_t linear_macs(const dt_layer *l)
@@ -135,5 +220,6 @@ const dt_layer_ops dt_linear_ops = {
     .forward = linear_forward,
     .backward = linear_backward,
     .macs = linear_macs,
+    .scratch_per_sample = linear_scratch,
     .destroy = linear_destroy,
 };

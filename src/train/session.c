@@ -163,9 +163,12 @@ static dt_status setup_masking(dt_session *s, dt_cfg *data)
     DT_TRY(dt_cfg_float(node, "mask", m.mask, 0.0, 1.0, &m.mask));
     DT_TRY(dt_cfg_float(node, "random", m.random, 0.0, 1.0, &m.random));
     if (!s->train && !s->test) return DT_OK; /* shapes only */
-    if (!tokens || s->info.vocab_size <= 0)
+    if (!tokens)
         return dt_cfg_error(node, "a set of token ids with token labels (see docs/text.md)",
                             "data set %s (%s)", s->data_path, s->info.name);
+    if (s->info.vocab_size <= 0)
+        return dt_error_set(DT_ERR_DATA, "data set %s: masking needs the vocabulary size, but "
+                            "its manifest records no tokenizer", s->data_path);
     dt_status st = dt_mlm_check(&m);
     if (st != DT_OK) return dt_error_prefix(st, "%s: ", s->config_path);
     dt_dataset *const sets[3] = {s->train, s->test, s->val};

@@ -214,11 +214,13 @@ dt_status dt_trainer_step(dt_trainer *t, const float *x, const float *y, const i
     /* Every parameter belongs to a layer that writes its gradient on the
      * first micro-step, so the gradients need no zeroing. */
     const float scale = denom > 0 ? (float)(1.0 / denom) : 0.0f;
+    const int tokens = dt_loss_is_tokens(&s->loss);
     for (int64_t a = 0; a < acc; a++) {
         const int64_t lo = a * n / acc, hi = (a + 1) * n / acc;
         const dt_pass p = {.be = m->be, .n = hi - lo, .index = index + lo,
                            .step = s->optim->step, .seed = s->seed, .training = 1,
-                           .overwrite_grads = a == 0};
+                           .overwrite_grads = a == 0,
+                           .targets = tokens ? y + lo * t->y_dim : NULL};
         dt_model_forward(m, x + lo * t->in_numel, &p);
         const dt_loss_sums ls = dt_loss_compute(&s->loss, m->be, dt_model_output(m),
                                                 y + lo * t->y_dim, p.n, scale,
@@ -380,7 +382,8 @@ dt_status dt_trainer_evaluate(dt_trainer *t, dt_dataset *ds, dt_eval_result *out
         const float *bx = x, *by = y;
         stage_batch(t, &bx, &by, n);
         const dt_pass p = {.be = m->be, .n = n, .index = index, .step = s->optim->step,
-                           .seed = s->seed, .training = 0};
+                           .seed = s->seed, .training = 0,
+                           .targets = dt_loss_is_tokens(&s->loss) ? by : NULL};
         dt_model_forward(m, bx, &p);
         const dt_loss_sums ls = dt_loss_compute_eval(&s->loss, m->be, dt_model_output(m), by, n,
                                                      dt_model_output_grad(m), confusion);

@@ -488,10 +488,58 @@ static void test_errors(void)
     expect_error(__LINE__, "layers:\n" EMB "  - {kind: layer_norm, axis: first}\n", 0, "first");
 }
 
+/* only_targets: the decoder computes the rows with a target only. Its
+ * loss, its outputs at those rows and every gradient equal the full
+ * decoder's; the other rows are 0; and its gradients pass the
+ * finite-difference check. */
+static void test_only_targets(void)
+{
+    static const char *const yaml[2] = {
+        "layers:\n" EMB
+        "  - {kind: attention, heads: 2, inputs: [emb, input], pad_from: input}\n"
+        "  - {kind: linear, per_token: true, tie: emb}\n",
+        "layers:\n" EMB
+        "  - {kind: attention, heads: 2, inputs: [emb, input], pad_from: input}\n"
+        "  - {kind: linear, per_token: true, tie: emb, only_targets: true}\n"};
+    net g[2];
+    double loss[2];
+    float *grads[2], *out[2];
+    for (int k = 0; k < 2; k++) {
+        if (!net_open(&g[k], yaml[k], 0, 1, NULL)) return;
+        g[k].use_loss = 1;
+        g[k].pass.targets = k_labels;
+        CHECK_OK(dt_loss_setup_tokens(NULL, dt_model_out_shape(g[k].m), V, T, &g[k].loss));
+        dt_model_zero_grads(g[k].m);
+        loss[k] = objective(&g[k], 1);
+        dt_model_backward(g[k].m, &g[k].pass, NULL, NULL);
+        grads[k] = g[k].m->grads;
+        out[k] = dt_model_output(g[k].m);
+    }
+    CHECK(g[0].m->n_params == g[1].m->n_params);
+    CHECK(fabs(loss[0] - loss[1]) <= 1e-6 * fabs(loss[0]));
+    for (int64_t i = 0; i < g[0].m->n_params; i++)
+        CHECK(fabs(grads[0][i] - grads[1][i]) <= 1e-6 + 1e-5 * fabs(grads[0][i]));
+    for (int r = 0; r < B * T; r++)
+        for (int j = 0; j < V; j++) {
+            const float want = k_labels[r] >= 0.0f ? out[0][r * V + j] : 0.0f;
+            CHECK(fabs(out[1][r * V + j] - want) <= 1e-6);
+        }
+    check_net(&g[1], "tied head, only_targets, token loss", EPS);
+    /* Without labels in the pass (prediction) every row is computed. */
+    g[1].pass.targets = NULL;
+    dt_model_forward(g[1].m, g[1].x, &g[1].pass);
+    dt_model_forward(g[0].m, g[0].x, &g[0].pass);
+    for (int64_t i = 0; i < B * g[0].out_numel; i++)
+        CHECK(fabs(dt_model_output(g[1].m)[i] - dt_model_output(g[0].m)[i]) <= 1e-6);
+    net_close(&g[0]);
+    net_close(&g[1]);
+}
+
 int main(void)
 {
     test_gradients();
     test_tied_overwrite();
+    test_only_targets();
     test_attention_reference();
     test_mask_semantics();
     test_embedding_values();
