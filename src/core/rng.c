@@ -41,6 +41,21 @@ void dt_rng_fill_uniform(const dt_rng *r, uint64_t first, float *out, int64_t co
         out[i] = lo + (hi - lo) * dt_rng_uniform(r, first + (uint64_t)i);
 }
 
+void dt_rng_fill_unit(const dt_rng *r, uint64_t first, float *out, int64_t count)
+{
+    int64_t i = 0;
+    /* One number at a time up to the first whole block and after the last;
+     * in between, one Philox block gives four numbers. */
+    for (; i < count && ((first + (uint64_t)i) & 3); i++)
+        out[i] = dt_rng_uniform(r, first + (uint64_t)i);
+    for (; i + 4 <= count; i += 4) {
+        uint32_t w[4];
+        dt_philox_block(r->key, r->ctr_hi, (first + (uint64_t)i) >> 2, w);
+        for (int k = 0; k < 4; k++) out[i + k] = dt_philox_unit(w[k]);
+    }
+    for (; i < count; i++) out[i] = dt_rng_uniform(r, first + (uint64_t)i);
+}
+
 void dt_rng_fill_normal(const dt_rng *r, uint64_t first, float *out, int64_t count, float mean,
                         float std)
 {

@@ -52,6 +52,9 @@ void dt_rng_fill_uniform(const dt_rng *r, uint64_t first, float *out, int64_t co
                          float hi);
 void dt_rng_fill_normal(const dt_rng *r, uint64_t first, float *out, int64_t count, float mean,
                         float std);
+/* out[i] = dt_rng_uniform(r, first + i) for i < count: the same numbers,
+ * four from each Philox block (dropout masks). */
+void dt_rng_fill_unit(const dt_rng *r, uint64_t first, float *out, int64_t count);
 
 /* An integer in [0, n) from the k-th 64-bit draw, by a 128-bit multiply
  * (bias below n / 2^64, far under anything measurable). */

@@ -144,7 +144,7 @@ static dt_attn_args attn_args(const dt_layer *l, const dt_pass *p, const float *
                           .dropout = drop ? q->dropout : 0.0f, .rng = rng, .index = p->index,
                           .dctx = part(l, n, AT_DCTX), .dqkv = part(l, n, AT_DQKV),
                           .work = l->work,
-                          .work_floats = attn_workspace(l, p->be)};
+                          .work_floats = l->work_floats};
 }
 
 /* Lengths of this pass: from the token ids, the pass, or none. */

@@ -120,6 +120,7 @@ struct dt_layer {
     dt_param bufs[DT_MAX_BUFFERS];
     int n_bufs;
     float *work; /* the model's shared workspace, set with the activations */
+    int64_t work_floats; /* its size */
 
     /* A tensor borrowed from an earlier layer (a tied weight, e.g. the MLM
      * head's decoder and the token embedding): the first parameter of the

@@ -230,7 +230,10 @@ static void reserve_workspace(dt_model *m)
         m->work = m->be->alloc((size_t)need * sizeof(float));
         m->work_floats = need;
     }
-    for (int i = 0; i < m->n_layers; i++) m->layers[i]->work = m->work;
+    for (int i = 0; i < m->n_layers; i++) {
+        m->layers[i]->work = m->work;
+        m->layers[i]->work_floats = m->work_floats;
+    }
 }
 
 static int64_t layer_scratch(const dt_layer *l)

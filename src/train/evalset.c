@@ -29,7 +29,7 @@ dt_status dt_forward_indices(dt_session *s, dt_dataset *ds, const int64_t *idx, 
 
 typedef struct loss_acc {
     dt_session *s;
-    double sums[3]; /* loss, correct, count */
+    double sums[4]; /* loss, correct, count, targets (token losses) */
 } loss_acc;
 
 static void add_loss(void *ctx, const float *out, const float *y, const int64_t *idx,
@@ -42,6 +42,7 @@ static void add_loss(void *ctx, const float *out, const float *y, const int64_t 
     a->sums[0] += ls.loss;
     a->sums[1] += (double)ls.correct;
     a->sums[2] += (double)rows;
+    a->sums[3] += (double)ls.targets;
 }
 
 dt_status dt_evaluate_indices(dt_session *s, dt_dataset *ds, const int64_t *idx, int64_t n,
@@ -52,10 +53,15 @@ dt_status dt_evaluate_indices(dt_session *s, dt_dataset *ds, const int64_t *idx,
     loss_acc a = {.s = s};
     const dt_status st = dt_forward_indices(s, ds, idx + lo, hi - lo, add_loss, &a);
     DT_TRY(dt_comm_agree(s->comm, st));
-    DT_TRY(dt_comm_allreduce_f64(s->comm, a.sums, 3));
+    DT_TRY(dt_comm_allreduce_f64(s->comm, a.sums, 4));
     out->count = (int64_t)a.sums[2];
     out->loss = out->count ? a.sums[0] / a.sums[2] : 0.0;
     out->accuracy = out->count && s->loss.kind == DT_LOSS_CROSS_ENTROPY ? a.sums[1] / a.sums[2]
                                                                        : 0.0;
+    out->targets = (int64_t)a.sums[3];
+    if (dt_loss_is_tokens(&s->loss)) { /* means over the target tokens */
+        out->loss = a.sums[3] > 0 ? a.sums[0] / a.sums[3] : 0.0;
+        out->accuracy = a.sums[3] > 0 ? a.sums[1] / a.sums[3] : 0.0;
+    }
     return DT_OK;
 }

@@ -1,12 +1,14 @@
 """The reference side of tests/e2e/transformer.sh, in PyTorch.
 
-  transformer_torch.py data DIR KIND          a small token shard set: KIND mlm
-                                              (packed pairs, 15% masked) or lm
-                                              (next-token targets, some padding)
-  transformer_torch.py check CKPT DIR KIND    the test loss, token accuracy and
-                                              parameter count of the model of
-                                              transformer.sh's config, computed
-                                              with torch.nn from the checkpoint
+  transformer_torch.py data DIR              small token shard sets DIR/mlm
+                                              (packed pairs, 30% masked) and
+                                              DIR/lm (next-token targets, some
+                                              padding); exits 77 without torch
+                                              or h5py
+  transformer_torch.py check DIR CKPT...      for each kind, the test loss, token
+                                              accuracy and parameter count of
+                                              transformer.sh's model, computed
+                                              with torch.nn from its checkpoint
 
 The model is the config's BERT (mlm: post-norm, padding mask, segments) or
 GPT-like layer (lm: causal and padding masks), one encoder layer, with the
@@ -18,10 +20,14 @@ import os
 import sys
 import zlib
 
-import h5py
-import numpy as np
-import torch
-import torch.nn.functional as F
+try:
+    import h5py
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+except ImportError as e:
+    print("skipped: %s" % e)
+    sys.exit(77)
 
 T, V, C, HEADS, FF = 16, 40, 16, 2, 32
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
@@ -128,14 +134,16 @@ def check(ckpt, data, kind):
     correct = int((flat.argmax(1)[keep] == lab[keep]).sum())
     # Parameters as torch.nn modules count them: the tied table once.
     n = sum(v.numel() for k, v in p.items() if not k.startswith("attn/")) + attn_params
-    print("torch: loss=%.8g accuracy=%.8g targets=%d params=%d"
-          % (float(loss) / targets, correct / targets, targets, n))
+    print("%s torch: loss=%.8g accuracy=%.8g targets=%d params=%d"
+          % (kind, float(loss) / targets, correct / targets, targets, n))
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     with torch.no_grad():
         if sys.argv[1] == "data":
-            write_data(sys.argv[2], sys.argv[3])
+            for kind in ("mlm", "lm"):
+                write_data(os.path.join(sys.argv[2], kind), kind)
         else:
-            check(sys.argv[2], sys.argv[3], sys.argv[4])
+            for kind, ckpt in zip(("mlm", "lm"), sys.argv[3:]):
+                check(ckpt, os.path.join(sys.argv[2], kind), kind)

@@ -238,8 +238,26 @@ static void test_permutation(void)
     free(seen);
 }
 
+/* The bulk fill draws exactly the numbers dt_rng_uniform gives, for any
+ * start within a block and any length, the counter's high word included. */
+static void test_fill_unit(void)
+{
+    const dt_rng r = dt_rng_make(42, DT_RNG_DROPOUT, 7, 3);
+    static const uint64_t starts[] = {0, 1, 2, 3, 61, 0xfffffff0ull, 0x3ffffffffull};
+    float buf[300];
+    int bad = 0;
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++)
+        for (int count = 0; count <= 300; count += 37) {
+            dt_rng_fill_unit(&r, starts[s], buf, count);
+            for (int i = 0; i < count; i++)
+                bad += buf[i] != dt_rng_uniform(&r, starts[s] + (uint64_t)i);
+        }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
+    test_fill_unit();
     test_known_answers();
     test_stream_layout();
     test_streams_differ();

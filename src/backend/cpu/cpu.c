@@ -134,6 +134,8 @@ static int cpu_all_finite(const float *x, int64_t n)
 
 static inline float gelu(float x) { return x * dt_vnormcdf(x); }
 
+/* d/dx x Phi(x) = Phi(x) + x phi(x). Both come from cpu_math.h's
+ * branch-free forms, so the loop vectorizes. */
 static inline float gelu_grad(float x)
 {
     const float cdf = dt_vnormcdf(x);
@@ -232,10 +234,11 @@ static void cpu_dropout_forward(const float *x, float *y, float *mask, int64_t r
 #pragma omp parallel for if (rows * cols > PAR_MIN / 4) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const uint64_t base = (uint64_t)index[r] * (uint64_t)cols;
+        float *mr = mask + r * cols; /* the uniforms first, then the mask */
+        dt_rng_fill_unit(rng, base, mr, cols);
         for (int64_t j = 0; j < cols; j++) {
-            const float m = dt_rng_uniform(rng, base + (uint64_t)j) >= p ? keep_scale : 0.0f;
-            mask[r * cols + j] = m;
-            y[r * cols + j] = x[r * cols + j] * m;
+            mr[j] = mr[j] >= p ? keep_scale : 0.0f;
+            y[r * cols + j] = x[r * cols + j] * mr[j];
         }
     }
 }

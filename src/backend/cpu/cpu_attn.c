@@ -17,7 +17,8 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_attn.h"
-#include "core/philox.h"
+#include "backend/cpu/cpu_math.h"
+#include "core/rng.h"
 
 /* Tiles per thread: probabilities, dropped probabilities, their gradient. */
 #define ATTN_TILES 3
@@ -53,15 +54,15 @@ static void block_probs(const dt_attn_args *a, int64_t b, int64_t h, float *P)
         const int64_t lim = key_limit(a, b, i);
         float mx = -INFINITY, sum = 0.0f;
         for (int64_t j = 0; j < lim; j++) mx = row[j] > mx ? row[j] : mx;
-        for (int64_t j = 0; j < lim; j++) sum += (row[j] = expf(row[j] - mx));
+        for (int64_t j = 0; j < lim; j++) sum += (row[j] = dt_vexpf(row[j] - mx));
         const float inv = lim ? 1.0f / sum : 0.0f;
         for (int64_t j = 0; j < lim; j++) row[j] *= inv;
         for (int64_t j = lim; j < T; j++) row[j] = 0.0f;
     }
 }
 
-/* Pd = P with dropout applied (kept entries scaled by 1 / (1 - p)). The
- * uniforms are drawn four per Philox block, as dt_rng_uniform numbers them. */
+/* Pd = P with dropout applied (kept entries scaled by 1 / (1 - p)); the
+ * uniforms go through Pd first. */
 static void block_dropout(const dt_attn_args *a, int64_t b, int64_t h, const float *P,
                           float *Pd)
 {
@@ -69,16 +70,8 @@ static void block_dropout(const dt_attn_args *a, int64_t b, int64_t h, const flo
     const float p = a->dropout, keep = 1.0f / (1.0f - p);
     const uint64_t first = ((uint64_t)a->index[b] * (uint64_t)a->heads + (uint64_t)h) *
                            (uint64_t)(T * T);
-    uint32_t w[4];
-    uint64_t have = UINT64_MAX;
-    for (int64_t e = 0; e < T * T; e++) {
-        const uint64_t n = first + (uint64_t)e;
-        if (n >> 2 != have) {
-            have = n >> 2;
-            dt_philox_block(a->rng->key, a->rng->ctr_hi, have, w);
-        }
-        Pd[e] = dt_philox_unit(w[n & 3]) >= p ? P[e] * keep : 0.0f;
-    }
+    dt_rng_fill_unit(a->rng, first, Pd, T * T);
+    for (int64_t e = 0; e < T * T; e++) Pd[e] = Pd[e] >= p ? P[e] * keep : 0.0f;
 }
 
 /* Threads the workspace has room for. */
@@ -189,7 +182,7 @@ static double token_row(const float *z, int64_t label, int64_t classes, float sm
     const float mx = z[arg];
     float s = 0.0f, zsum = 0.0f;
     for (int64_t j = 0; j < classes; j++) {
-        const float e = expf(z[j] - mx);
+        const float e = dt_vexpf(z[j] - mx);
         d[j] = e;
         s += e;
         zsum += z[j];
