@@ -1,21 +1,24 @@
 # Required dependencies of dtrain: Open MPI, parallel HDF5, OpenBLAS, OpenMP,
 # libyaml, cJSON and zlib. Each missing one is a configure error that names
-# the Debian package to install.
+# the Debian package to install. With DT_MPI=OFF only the compute library's
+# (OpenBLAS, OpenMP, libyaml) are looked for.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
-find_package(MPI REQUIRED COMPONENTS C)
+if(DT_MPI)
+  find_package(MPI REQUIRED COMPONENTS C)
 
-set(HDF5_PREFER_PARALLEL TRUE)
-find_package(HDF5 REQUIRED COMPONENTS C)
-if(NOT HDF5_IS_PARALLEL)
-  message(FATAL_ERROR "dtrain needs the parallel (MPI) build of HDF5: "
-    "apt-get install libhdf5-openmpi-dev")
+  set(HDF5_PREFER_PARALLEL TRUE)
+  find_package(HDF5 REQUIRED COMPONENTS C)
+  if(NOT HDF5_IS_PARALLEL)
+    message(FATAL_ERROR "dtrain needs the parallel (MPI) build of HDF5: "
+      "apt-get install libhdf5-openmpi-dev")
+  endif()
+  add_library(dt_hdf5 INTERFACE)
+  target_include_directories(dt_hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS})
+  target_link_libraries(dt_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
+  target_compile_definitions(dt_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
 endif()
-add_library(dt_hdf5 INTERFACE)
-target_include_directories(dt_hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS})
-target_link_libraries(dt_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
-target_compile_definitions(dt_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
 
 find_package(OpenMP REQUIRED COMPONENTS C)
 
@@ -53,5 +56,7 @@ target_link_options(dt_blas INTERFACE "LINKER:-rpath,${DT_OPENBLAS_DIR}"
   "LINKER:--disable-new-dtags")
 
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
-pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
-find_package(ZLIB REQUIRED)
+if(DT_MPI)
+  pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+  find_package(ZLIB REQUIRED)
+endif()

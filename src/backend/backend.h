@@ -311,8 +311,8 @@ typedef struct dt_backend {
                               int64_t h, int64_t w, int64_t oh, int64_t ow);
     /* Per-pixel cross-entropy: logits (rows, classes, hw), labels (rows, hw).
      * A sample's loss is the mean over its pixels; correct counts pixels.
-     * confusion (classes x classes, [label][prediction]) is added to when
-     * not NULL. */
+     * confusion (classes x classes, [label][prediction], host memory) is
+     * added to when not NULL. */
     dt_loss_sums (*cross_entropy_pixels)(const float *logits, const float *labels,
                                          int64_t rows, int64_t classes, int64_t hw,
                                          float smoothing, float scale, float *dx,
@@ -360,6 +360,16 @@ typedef struct dt_backend {
     dt_loss_sums (*token_cross_entropy)(const float *logits, const float *labels,
                                         int64_t rows, int64_t classes, float smoothing,
                                         float scale, float *dx);
+    /* Copy count host buffers src[i] (bytes[i] each) to device buffers
+     * dst[i] without waiting: a training batch goes up while the previous
+     * step still computes. The host data is taken at once (staged through
+     * pinned memory), so src may be reused on return. The copies run on a
+     * stream of their own after the work queued before the PREVIOUS upload
+     * call, overlapping the work queued since; work queued after this call
+     * sees the data. A caller alternating between two sets of device
+     * buffers (one step's batch read while the next one is copied) needs
+     * nothing more. CPU: plain copies. */
+    void (*upload)(void *const *dst, const void *const *src, const size_t *bytes, int count);
     /* Device control: wait for the work queued so far and report the first
      * failed device call since the backend was created (DT_ERR_BACKEND with
      * the call, file:line and the library's message); the CPU has none. */

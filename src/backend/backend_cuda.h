@@ -23,6 +23,11 @@ dt_status dt_backend_cuda_open(int gpu, const dt_backend **out);
  * with events. */
 void *dt_backend_cuda_stream(void);
 
+/* dt_backend_check_complete on the CUDA backend's table, without opening
+ * a device (so a machine without a GPU can check it); DT_OK in a build
+ * without CUDA. */
+dt_status dt_backend_cuda_check_table(void);
+
 /* The open device, or -1. */
 int dt_backend_cuda_device(void);
 

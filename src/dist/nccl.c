@@ -1,5 +1,12 @@
 /* The NCCL communicator: creation over MPI, all-reduce on a communication
- * stream ordered by events, and a bounded wait that aborts on timeout. */
+ * stream ordered by events, and a bounded wait that aborts on timeout.
+ *
+ * The communicator is non-blocking (ncclConfig_t.blocking = 0): creating
+ * it and starting a collective return at once, possibly with NCCL still
+ * working on the host (ncclInProgress), and this file polls
+ * ncclCommGetAsyncError until the call has settled. So no NCCL call can
+ * hang a rank: every wait, creation included, is bounded by the timeout
+ * and ends with ncclCommAbort and an error naming the rank and the call. */
 #include "dist/nccl.h"
 
 #ifdef DT_HAVE_NCCL
@@ -61,6 +68,54 @@ static dt_status cuda_ok(int ok)
 }
 #define DT_CU(call) cuda_ok(DT_CUDA_CHECK(call))
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const struct timespec g_poll_pause = {0, 20000}; /* 20 us */
+
+/* Abort the communicator after a failure or a timeout: later calls fail
+ * at once with a message saying so. */
+static void abort_comm(dt_nccl *n)
+{
+    if (n->comm && !n->aborted) ncclCommAbort(n->comm);
+    n->aborted = 1;
+}
+
+static dt_status timed_out(dt_nccl *n, const char *what)
+{
+    abort_comm(n);
+    return dt_error_set(DT_ERR_BACKEND, "rank %d: NCCL %s over %d ranks did not finish "
+                        "within %.0f s (dist.timeout_s): another rank is stuck, died or runs "
+                        "a different step; the NCCL communicator was aborted", n->rank, what,
+                        n->size, n->timeout_s);
+}
+
+/* Wait until the host side of the last call on the communicator (its
+ * creation, or a collective being queued) has settled: DT_OK when NCCL
+ * reports success, an error (and the communicator aborted) when it reports
+ * a failure or the timeout passes. */
+static dt_status settle(dt_nccl *n, const char *what)
+{
+    const double t0 = now_s();
+    for (;;) {
+        ncclResult_t state = ncclSuccess;
+        const ncclResult_t r = ncclCommGetAsyncError(n->comm, &state);
+        if (r != ncclSuccess) state = r;
+        if (state == ncclSuccess) return DT_OK;
+        if (state != ncclInProgress) {
+            const dt_status s = nccl_check(state, n, what, __FILE__, __LINE__);
+            abort_comm(n);
+            return s;
+        }
+        if (n->timeout_s > 0 && now_s() - t0 > n->timeout_s) return timed_out(n, what);
+        nanosleep(&g_poll_pause, NULL);
+    }
+}
+
 dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
 {
     *out = NULL;
@@ -82,7 +137,11 @@ dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
     if (s == DT_OK) s = DT_CU(cudaEventCreateWithFlags(&n->done, cudaEventDisableTiming));
     s = dt_comm_agree(c, s);
     if (s == DT_OK) s = dt_comm_bcast(c, &id, sizeof id, 0);
-    if (s == DT_OK) s = DT_NCCL(n, ncclCommInitRank(&n->comm, n->size, id, n->rank));
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    if (s == DT_OK)
+        s = DT_NCCL(n, ncclCommInitRankConfig(&n->comm, n->size, id, n->rank, &config));
+    if (s == DT_OK) s = settle(n, "communicator creation (ncclCommInitRankConfig)");
     s = dt_comm_agree(c, s);
     if (s != DT_OK) {
         dt_nccl_destroy(n);
@@ -95,7 +154,10 @@ dt_status dt_nccl_create(dt_comm *c, double timeout_s, dt_nccl **out)
 void dt_nccl_destroy(dt_nccl *n)
 {
     if (!n) return;
-    if (n->comm && !n->aborted) ncclCommDestroy(n->comm);
+    /* Destroyed once its last call has settled; one that fails to settle
+     * has been aborted instead. */
+    if (n->comm && !n->aborted && settle(n, "communicator destruction") == DT_OK)
+        ncclCommDestroy(n->comm);
     if (n->done) cudaEventDestroy(n->done);
     if (n->produced) cudaEventDestroy(n->produced);
     if (n->stream) cudaStreamDestroy(n->stream);
@@ -117,21 +179,24 @@ static dt_status after_compute(dt_nccl *n)
 dt_status dt_nccl_allreduce_start(dt_nccl *n, float *buf, int64_t count)
 {
     DT_TRY(after_compute(n));
-    return DT_NCCL(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat, ncclSum, n->comm,
-                                    n->stream));
+    DT_TRY(DT_NCCL(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat, ncclSum, n->comm,
+                                    n->stream)));
+    return settle(n, "all-reduce (ncclAllReduce)");
 }
 
 dt_status dt_nccl_bcast_start(dt_nccl *n, void *buf, int64_t bytes, int root)
 {
     DT_TRY(after_compute(n));
-    return DT_NCCL(n, ncclBroadcast(buf, buf, (size_t)bytes, ncclChar, root, n->comm,
-                                    n->stream));
+    DT_TRY(DT_NCCL(n, ncclBroadcast(buf, buf, (size_t)bytes, ncclChar, root, n->comm,
+                                    n->stream)));
+    return settle(n, "broadcast (ncclBroadcast)");
 }
 
 dt_status dt_nccl_allgather_start(dt_nccl *n, const void *in, void *out, int64_t bytes)
 {
     DT_TRY(after_compute(n));
-    return DT_NCCL(n, ncclAllGather(in, out, (size_t)bytes, ncclChar, n->comm, n->stream));
+    DT_TRY(DT_NCCL(n, ncclAllGather(in, out, (size_t)bytes, ncclChar, n->comm, n->stream)));
+    return settle(n, "all-gather (ncclAllGather)");
 }
 
 /* [lo, hi) clipped to rank r's part. */
@@ -158,7 +223,8 @@ dt_status dt_nccl_reduce_scatter_start(dt_nccl *n, const float *full, int64_t lo
                                   n->comm, n->stream));
     }
     const dt_status e = DT_NCCL(n, ncclGroupEnd());
-    return s != DT_OK ? s : e;
+    if (s != DT_OK || e != DT_OK) return s != DT_OK ? s : e;
+    return settle(n, "reduce-scatter (ncclReduce group)");
 }
 
 dt_status dt_nccl_allgather_parts_start(dt_nccl *n, float *full, const int64_t *bounds)
@@ -173,21 +239,14 @@ dt_status dt_nccl_allgather_parts_start(dt_nccl *n, float *full, const int64_t *
                                          ncclFloat, r, n->comm, n->stream));
     }
     const dt_status e = DT_NCCL(n, ncclGroupEnd());
-    return s != DT_OK ? s : e;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    if (s != DT_OK || e != DT_OK) return s != DT_OK ? s : e;
+    return settle(n, "all-gather of parts (ncclBroadcast group)");
 }
 
 /* Poll the event and NCCL's asynchronous error until done or timed out. */
 static dt_status poll_done(dt_nccl *n, const char *what)
 {
     const double t0 = now_s();
-    const struct timespec pause = {0, 20000}; /* 20 us */
     for (;;) {
         const cudaError_t q = cudaEventQuery(n->done);
         if (q == cudaSuccess) return DT_OK;
@@ -197,19 +256,11 @@ static dt_status poll_done(dt_nccl *n, const char *what)
         DT_TRY(DT_NCCL(n, ncclCommGetAsyncError(n->comm, &async)));
         if (async != ncclSuccess && async != ncclInProgress) {
             const dt_status s = nccl_check(async, n, what, __FILE__, __LINE__);
-            ncclCommAbort(n->comm);
-            n->aborted = 1;
+            abort_comm(n);
             return s;
         }
-        if (n->timeout_s > 0 && now_s() - t0 > n->timeout_s) {
-            ncclCommAbort(n->comm);
-            n->aborted = 1;
-            return dt_error_set(DT_ERR_BACKEND, "rank %d: NCCL %s over %d ranks did not "
-                                "finish within %.0f s (dist.timeout_s): another rank is stuck, "
-                                "died or runs a different step; the NCCL communicator was "
-                                "aborted", n->rank, what, n->size, n->timeout_s);
-        }
-        nanosleep(&pause, NULL);
+        if (n->timeout_s > 0 && now_s() - t0 > n->timeout_s) return timed_out(n, what);
+        nanosleep(&g_poll_pause, NULL);
     }
 }
 

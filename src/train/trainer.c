@@ -20,8 +20,12 @@ struct dt_trainer {
     dt_session *s;
     dt_reducer *reducer;
     int64_t in_numel, y_dim;
-    float *dev_x, *dev_y; /* device copies of a batch (GPU backends only) */
+    /* Device copies of the batch (GPU backends only), two sets used in
+     * turn: one step's batch is uploaded while the previous step computes
+     * on the other set. */
+    float *dev_x[2], *dev_y[2];
     int64_t dev_rows;
+    int dev_set;
     double last_finite_loss;
     int64_t last_finite_step;
     dt_noise_scale noise;
@@ -89,34 +93,52 @@ static void add_noise_pair(dt_trainer *t, const double *sums, double g2_micro, i
                            (double)n0, g2_big, big);
 }
 
+static void free_batch_buffers(dt_trainer *t)
+{
+    const dt_backend *be = t->s->model->be;
+    for (int k = 0; k < 2; k++) {
+        if (t->dev_x[k]) be->free(t->dev_x[k]);
+        if (t->dev_y[k]) be->free(t->dev_y[k]);
+        t->dev_x[k] = t->dev_y[k] = NULL;
+    }
+}
+
 void dt_trainer_destroy(dt_trainer *t)
 {
     if (!t) return;
     dt_reducer_destroy(t->reducer);
     if (t->shard_grads) t->s->model->be->free(t->shard_grads);
     free(t->bounds);
-    if (t->dev_x) t->s->model->be->free(t->dev_x);
-    if (t->dev_y) t->s->model->be->free(t->dev_y);
+    free_batch_buffers(t);
     free(t);
 }
 
 /* Where the model reads a batch of n rows from host memory: the batch
- * itself on the CPU, a device copy of it on a GPU. */
+ * itself on the CPU, a device copy of it on a GPU, uploaded without
+ * waiting into the set of buffers the previous step did not use (the
+ * backend's upload orders it after the step before that). */
 static void stage_batch(dt_trainer *t, const float **x, const float **y, int64_t n)
 {
     const dt_backend *be = t->s->model->be;
     if (be->device == DT_CPU || n == 0) return;
     if (n > t->dev_rows) {
-        if (t->dev_x) be->free(t->dev_x);
-        if (t->dev_y) be->free(t->dev_y);
-        t->dev_x = be->alloc((size_t)(n * t->in_numel) * sizeof(float));
-        t->dev_y = be->alloc((size_t)(n * t->y_dim) * sizeof(float));
+        (void)be->sync(); /* queued work may still read the old buffers; errors recur later */
+        free_batch_buffers(t);
+        for (int k = 0; k < 2; k++) {
+            t->dev_x[k] = be->alloc((size_t)(n * t->in_numel) * sizeof(float));
+            t->dev_y[k] = be->alloc((size_t)(n * t->y_dim) * sizeof(float));
+        }
         t->dev_rows = n;
     }
-    be->to_device(t->dev_x, *x, (size_t)(n * t->in_numel) * sizeof(float));
-    be->to_device(t->dev_y, *y, (size_t)(n * t->y_dim) * sizeof(float));
-    *x = t->dev_x;
-    *y = t->dev_y;
+    const int k = t->dev_set;
+    t->dev_set = 1 - k;
+    void *const dst[2] = {t->dev_x[k], t->dev_y[k]};
+    const void *const src[2] = {*x, *y};
+    const size_t bytes[2] = {(size_t)(n * t->in_numel) * sizeof(float),
+                             (size_t)(n * t->y_dim) * sizeof(float)};
+    be->upload(dst, src, bytes, 2);
+    *x = t->dev_x[k];
+    *y = t->dev_y[k];
 }
 
 dt_reducer_stats dt_trainer_reducer_stats(const dt_trainer *t)

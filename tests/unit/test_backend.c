@@ -47,6 +47,13 @@ static void test_each_missing_op(void)
     }
 }
 
+/* The CUDA table has every op (checked here too, so a machine without a
+ * GPU finds a missing one). */
+static void test_cuda_table_complete(void)
+{
+    CHECK_OK(dt_backend_cuda_check_table());
+}
+
 static void test_cuda_without_gpu(void)
 {
     const int n = dt_cuda_device_count();
@@ -69,6 +76,7 @@ int main(void)
 {
     test_cpu_complete();
     test_each_missing_op();
+    test_cuda_table_complete();
     test_cuda_without_gpu();
     return dt_test_result();
 }

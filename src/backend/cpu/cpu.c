@@ -100,7 +100,9 @@ static void cpu_sum_rows(float *out, const float *x, int64_t rows, int64_t cols,
             const float *row = x + r * cols;
             for (int64_t j = j0; j < j1; j++) acc[j - j0] += row[j];
         }
-        for (int64_t j = j0; j < j1; j++) out[j] = beta * out[j] + acc[j - j0];
+        /* beta 0 overwrites, as the CUDA kernel, whatever out held */
+        for (int64_t j = j0; j < j1; j++)
+            out[j] = beta == 0.0f ? acc[j - j0] : beta * out[j] + acc[j - j0];
     }
 }
 
@@ -371,6 +373,12 @@ static void cpu_adam_step(float *p, const float *g, float *m, float *v, int64_t 
     }
 }
 
+static void cpu_upload(void *const *dst, const void *const *src, const size_t *bytes,
+                       int count)
+{
+    for (int i = 0; i < count; i++) cpu_copy(dst[i], src[i], bytes[i]);
+}
+
 static dt_status cpu_sync(void) { return DT_OK; }
 
 static const dt_backend cpu_backend = {
@@ -421,6 +429,7 @@ static const dt_backend cpu_backend = {
     .attention_backward = dt_cpu_attention_backward,
     .token_segments = dt_cpu_token_segments,
     .token_cross_entropy = dt_cpu_token_cross_entropy,
+    .upload = cpu_upload,
     .sync = cpu_sync,
 };
 

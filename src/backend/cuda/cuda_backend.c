@@ -1,11 +1,14 @@
 /* The CUDA backend: device memory, cuBLAS GEMMs and the kernels of
- * kernels.cu behind the ops table of backend/backend.h.
+ * kernels*.cu behind the ops table of backend/backend.h (the convolutional
+ * ops are in cuda_conv.c, the sequence ops in cuda_seq.c).
  *
  * One process drives one device. All work goes to one non-blocking compute
  * stream in the order the ops are called; an op returns once its work is
  * queued, except those that hand a result to the host (to_host, sumsq,
- * all_finite, the losses) and to_device, which return when it is done. A
- * failed call is recorded (cuda_check.h) and reported by sync(). */
+ * all_finite, the losses, embed_forward) and to_device, which return when
+ * it is done. upload copies batches on a second stream, ordered with the
+ * compute stream by events. A failed call is recorded (cuda_check.h) and
+ * reported by sync(). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include "backend/backend_cuda.h"
 #include "backend/cuda/cublas_load.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/kernels.h"
 
 /* The open device and what its ops share: scratch buffers grow on demand
@@ -24,9 +28,17 @@ static struct {
     const dt_cublas_api *api; /* cuBLAS, loaded on open */
     void *scratch;       /* device: dropout indices, per-row loss results */
     size_t scratch_bytes;
-    double *sums;        /* device: 2 doubles of reduction results */
+    double *sums;        /* device: 3 doubles of reduction results */
     int *flag;           /* device: the non-finite flag */
     double *host_sums;   /* pinned host copy of sums */
+    /* upload: a copy stream, two pinned staging areas used in turn, the
+     * event marking each one's copies done, and the mark of the compute
+     * work queued before the previous upload */
+    cudaStream_t copy_stream;
+    void *staging[2];
+    size_t staging_bytes[2];
+    cudaEvent_t copied[2], mark;
+    int next_area, uploads;
 } g;
 
 #define FAILED() dt_cuda_failed()
@@ -46,6 +58,12 @@ static void *scratch(size_t bytes)
 }
 
 static int wait_stream(void) { return DT_CUDA_CHECK(cudaStreamSynchronize(g.stream)); }
+
+cudaStream_t dt_cuda_compute_stream(void) { return g.stream; }
+
+void *dt_cuda_scratch(size_t bytes) { return scratch(bytes); }
+
+double *dt_cuda_loss_sums(void) { return g.sums; }
 
 /* ---- memory ---- */
 
@@ -93,8 +111,8 @@ static void cuda_fill(float *x, float value, int64_t n)
 /* ---- GEMM ----
  * Row-major C(m,n) = op(A) op(B) is column-major C^T(n,m) = op(B)^T op(A)^T:
  * the same buffers with the operands swapped and m, n exchanged. */
-static void cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                      int lda, const float *b, int ldb, float beta, float *c, int ldc)
+void dt_cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (FAILED() || m <= 0 || n <= 0) return;
     DT_CUBLAS_CHECK(g.api->cublasSgemm(g.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
@@ -189,20 +207,27 @@ static void cuda_mul_add(float *dx, const float *dy, const float *mask, int64_t 
 
 /* ---- losses ---- */
 
-/* The two sums of a loss (total, correct rows) copied back to the host.
- * TODO(top-5 on the GPU): correct5 is not counted by these kernels yet. */
-static dt_loss_sums finish_loss(void)
+/* The three sums of a loss (total, correct rows, top-5 rows) copied back
+ * to the host. */
+dt_loss_sums dt_cuda_finish_loss(void)
 {
-    cuda_to_host(g.host_sums, g.sums, 2 * sizeof(double));
+    cuda_to_host(g.host_sums, g.sums, 3 * sizeof(double));
     if (FAILED()) return (dt_loss_sums){.loss = NAN};
     return (dt_loss_sums){.loss = g.host_sums[0],
-                          .correct = (int64_t)llround(g.host_sums[1])};
+                          .correct = (int64_t)llround(g.host_sums[1]),
+                          .correct5 = (int64_t)llround(g.host_sums[2])};
 }
 
-/* Per-row loss and correct flags: 2 x rows doubles of scratch. */
+int dt_cuda_counts_to_host(int64_t *host, const int64_t *dev, int64_t n)
+{
+    cuda_to_host(host, dev, (size_t)n * sizeof(int64_t));
+    return !FAILED();
+}
+
+/* Per-row loss, correct and top-5 flags: 3 x rows doubles of scratch. */
 static double *row_buffers(int64_t rows)
 {
-    return scratch((size_t)(2 * (rows > 0 ? rows : 1)) * sizeof(double));
+    return scratch((size_t)(3 * (rows > 0 ? rows : 1)) * sizeof(double));
 }
 
 static dt_loss_sums cuda_cross_entropy(const float *logits, const float *labels, int64_t rows,
@@ -211,8 +236,8 @@ static dt_loss_sums cuda_cross_entropy(const float *logits, const float *labels,
     double *rl = FAILED() ? NULL : row_buffers(rows);
     if (!rl) return (dt_loss_sums){.loss = NAN};
     dt_cuk_cross_entropy(g.stream, logits, labels, rows, classes, smoothing, scale, dx, rl,
-                         rl + rows, g.sums);
-    return finish_loss();
+                         rl + rows, rl + 2 * rows, g.sums);
+    return dt_cuda_finish_loss();
 }
 
 static dt_loss_sums cuda_mse(const float *pred, const float *target, int64_t rows, int64_t dim,
@@ -221,7 +246,7 @@ static dt_loss_sums cuda_mse(const float *pred, const float *target, int64_t row
     double *rl = FAILED() ? NULL : row_buffers(rows);
     if (!rl) return (dt_loss_sums){.loss = NAN};
     dt_cuk_mse(g.stream, pred, target, rows, dim, scale, dx, rl, rl + rows, g.sums);
-    return finish_loss();
+    return dt_cuda_finish_loss();
 }
 
 static dt_loss_sums cuda_gaussian_nll(const float *pred, const float *target, int64_t rows,
@@ -230,7 +255,7 @@ static dt_loss_sums cuda_gaussian_nll(const float *pred, const float *target, in
     double *rl = FAILED() ? NULL : row_buffers(rows);
     if (!rl) return (dt_loss_sums){.loss = NAN};
     dt_cuk_gaussian_nll(g.stream, pred, target, rows, dim, scale, dx, rl, rl + rows, g.sums);
-    return finish_loss();
+    return dt_cuda_finish_loss();
 }
 
 /* ---- optimizer steps: the scalars exactly as the CPU derives them ---- */
@@ -248,17 +273,117 @@ static void cuda_sgd_step(float *p, const float *gr, float *v, int64_t n, const 
                         a->nesterov ? 1.0f : 0.0f);
 }
 
+/* Adam's scalars, shared with AMSGrad, as the CPU derives them. */
+typedef struct adam_scalars {
+    float step_size, inv_sqrt_bc2, decay, l2;
+} adam_scalars;
+
+static adam_scalars adam_scalars_of(const dt_adam_args *a)
+{
+    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
+    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
+    return (adam_scalars){.step_size = (float)(a->lr / bc1),
+                          .inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)),
+                          .decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f,
+                          .l2 = a->decoupled ? 0.0f : a->weight_decay};
+}
+
 static void cuda_adam_step(float *p, const float *gr, float *m, float *v, int64_t n,
                            const dt_adam_args *a)
 {
     if (FAILED()) return;
-    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
-    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
-    const float step_size = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    const float decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f;
-    const float l2 = a->decoupled ? 0.0f : a->weight_decay;
-    dt_cuk_adam(g.stream, p, gr, m, v, n, a->beta1, a->beta2, a->eps, step_size, inv_sqrt_bc2,
-                decay, l2);
+    const adam_scalars s = adam_scalars_of(a);
+    dt_cuk_adam(g.stream, p, gr, m, v, n, a->beta1, a->beta2, a->eps, s.step_size,
+                s.inv_sqrt_bc2, s.decay, s.l2);
+}
+
+static void cuda_amsgrad_step(float *p, const float *gr, float *m, float *v, float *vmax,
+                              int64_t n, const dt_adam_args *a)
+{
+    if (FAILED()) return;
+    const adam_scalars s = adam_scalars_of(a);
+    dt_cuk_amsgrad(g.stream, p, gr, m, v, vmax, n, a->beta1, a->beta2, a->eps, s.step_size,
+                   s.inv_sqrt_bc2, s.decay, s.l2);
+}
+
+static void cuda_adagrad_step(float *p, const float *gr, float *sum, int64_t n,
+                              const dt_adagrad_args *a)
+{
+    if (!FAILED()) dt_cuk_adagrad(g.stream, p, gr, sum, n, a->lr, a->eps, a->weight_decay);
+}
+
+static void cuda_adadelta_step(float *p, const float *gr, float *sq, float *acc, int64_t n,
+                               const dt_adadelta_args *a)
+{
+    if (!FAILED())
+        dt_cuk_adadelta(g.stream, p, gr, sq, acc, n, a->lr, a->rho, a->eps, a->weight_decay);
+}
+
+static void cuda_rmsprop_step(float *p, const float *gr, float *sq, float *buf, float *gavg,
+                              int64_t n, const dt_rmsprop_args *a)
+{
+    if (!FAILED())
+        dt_cuk_rmsprop(g.stream, p, gr, sq, buf, gavg, n, a->lr, a->alpha, a->eps,
+                       a->weight_decay, a->momentum);
+}
+
+static void cuda_lamb_direction(const float *p, const float *gr, float *m, float *v, float *u,
+                                int64_t n, const dt_adam_args *a)
+{
+    if (FAILED()) return;
+    const float inv_bc1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)a->step)));
+    const float inv_bc2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)a->step)));
+    dt_cuk_lamb_direction(g.stream, p, gr, m, v, u, n, a->beta1, a->beta2, a->eps,
+                          a->weight_decay, inv_bc1, inv_bc2);
+}
+
+/* Staging area `a` of at least `bytes`, once its previous copies are done. */
+static unsigned char *staging_area(int a, size_t bytes)
+{
+    if (g.uploads >= 2 && !DT_CUDA_CHECK(cudaEventSynchronize(g.copied[a]))) return NULL;
+    if (bytes <= g.staging_bytes[a]) return g.staging[a];
+    if (g.staging[a] && !DT_CUDA_CHECK(cudaFreeHost(g.staging[a]))) return NULL;
+    g.staging[a] = NULL;
+    g.staging_bytes[a] = 0;
+    if (!DT_CUDA_CHECK(cudaMallocHost(&g.staging[a], bytes))) return NULL;
+    g.staging_bytes[a] = bytes;
+    return g.staging[a];
+}
+
+/* The copy stream first waits for the mark of the previous call (the work
+ * queued before it), then the mark moves to now; the compute stream waits
+ * for this call's copies. A wait takes the event as last recorded, so the
+ * order of these calls is what makes the copies overlap only the work
+ * queued since the previous upload. */
+static void cuda_upload(void *const *dst, const void *const *src, const size_t *bytes,
+                        int count)
+{
+    if (FAILED() || count <= 0) return;
+    size_t total = 0;
+    for (int i = 0; i < count; i++) total += (bytes[i] + 255) & ~(size_t)255;
+    const int a = g.next_area;
+    unsigned char *area = staging_area(a, total ? total : 256);
+    if (!area) return;
+    size_t off = 0;
+    for (int i = 0; i < count; i++) {
+        memcpy(area + off, src[i], bytes[i]);
+        off += (bytes[i] + 255) & ~(size_t)255;
+    }
+    if (g.uploads > 0 && !DT_CUDA_CHECK(cudaStreamWaitEvent(g.copy_stream, g.mark, 0))) return;
+    if (!DT_CUDA_CHECK(cudaEventRecord(g.mark, g.stream))) return;
+    off = 0;
+    for (int i = 0; i < count; i++) {
+        if (bytes[i] &&
+            !DT_CUDA_CHECK(cudaMemcpyAsync(dst[i], area + off, bytes[i], cudaMemcpyHostToDevice,
+                                           g.copy_stream)))
+            return;
+        off += (bytes[i] + 255) & ~(size_t)255;
+    }
+    if (!DT_CUDA_CHECK(cudaEventRecord(g.copied[a], g.copy_stream)) ||
+        !DT_CUDA_CHECK(cudaStreamWaitEvent(g.stream, g.copied[a], 0)))
+        return;
+    g.next_area = 1 - a;
+    g.uploads++;
 }
 
 static dt_status cuda_sync(void)
@@ -277,7 +402,7 @@ static const dt_backend cuda_backend = {
     .to_host = cuda_to_host,
     .copy = cuda_copy,
     .fill = cuda_fill,
-    .gemm = cuda_gemm,
+    .gemm = dt_cuda_gemm,
     .add_bias = cuda_add_bias,
     .sum_rows = cuda_sum_rows,
     .axpy = cuda_axpy,
@@ -295,6 +420,14 @@ static const dt_backend cuda_backend = {
     .gaussian_nll = cuda_gaussian_nll,
     .sgd_step = cuda_sgd_step,
     .adam_step = cuda_adam_step,
+    .amsgrad_step = cuda_amsgrad_step,
+    .adagrad_step = cuda_adagrad_step,
+    .adadelta_step = cuda_adadelta_step,
+    .rmsprop_step = cuda_rmsprop_step,
+    .lamb_direction = cuda_lamb_direction,
+    DT_CUDA_CONV_OPS, /* cuda_conv.c */
+    DT_CUDA_SEQ_OPS,  /* cuda_seq.c */
+    .upload = cuda_upload,
     .sync = cuda_sync,
 };
 
@@ -327,9 +460,13 @@ static dt_status open_device(int gpu)
         !DT_CUBLAS_CHECK(g.api->cublasSetStream(g.blas, g.stream)) ||
         /* Plain FP32 products (no TF32), so GPU results track the CPU's. */
         !DT_CUBLAS_CHECK(g.api->cublasSetMathMode(g.blas, CUBLAS_DEFAULT_MATH)) ||
-        !DT_CUDA_CHECK(cudaMalloc((void **)&g.sums, 2 * sizeof(double))) ||
+        !DT_CUDA_CHECK(cudaMalloc((void **)&g.sums, 3 * sizeof(double))) ||
         !DT_CUDA_CHECK(cudaMalloc((void **)&g.flag, sizeof(int))) ||
-        !DT_CUDA_CHECK(cudaMallocHost((void **)&g.host_sums, 2 * sizeof(double))))
+        !DT_CUDA_CHECK(cudaMallocHost((void **)&g.host_sums, 3 * sizeof(double))) ||
+        !DT_CUDA_CHECK(cudaStreamCreateWithFlags(&g.copy_stream, cudaStreamNonBlocking)) ||
+        !DT_CUDA_CHECK(cudaEventCreateWithFlags(&g.copied[0], cudaEventDisableTiming)) ||
+        !DT_CUDA_CHECK(cudaEventCreateWithFlags(&g.copied[1], cudaEventDisableTiming)) ||
+        !DT_CUDA_CHECK(cudaEventCreateWithFlags(&g.mark, cudaEventDisableTiming)))
         return open_failed(gpu);
     g.open = 1;
     g.device = gpu;
@@ -365,6 +502,8 @@ dt_status dt_backend_cuda_open(int gpu, const dt_backend **out)
 void *dt_backend_cuda_stream(void) { return g.open ? (void *)g.stream : NULL; }
 
 int dt_backend_cuda_device(void) { return g.open ? g.device : -1; }
+
+dt_status dt_backend_cuda_check_table(void) { return dt_backend_check_complete(&cuda_backend); }
 
 void dt_backend_cuda_build_info(char *buf, int cap)
 {

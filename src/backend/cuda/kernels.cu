@@ -11,29 +11,10 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/kernels_util.cuh"
 #include "core/philox.h"
 
-#define THREADS 256
-#define WARP 32
 #define REDUCE_BLOCKS_MAX 1024
-
-/* Blocks of THREADS for a grid-stride loop over n elements. */
-static unsigned grid_for(int64_t n)
-{
-    const int64_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 1 ? 1 : b > (1 << 20) ? (1 << 20) : b);
-}
-
-#define GRID_STRIDE(i, n)                                                      \
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);  \
-         i += (int64_t)gridDim.x * blockDim.x)
-
-/* Warp sums in a fixed tree order (deterministic). */
-template <typename T> static __device__ T warp_sum(T v)
-{
-    for (int o = WARP / 2; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-    return __shfl_sync(0xffffffffu, v, 0);
-}
 
 /* ---- elementwise ---- */
 
@@ -137,18 +118,6 @@ extern "C" int dt_cuk_reduce_blocks(int64_t n)
     return (int)(b < 1 ? 1 : b > REDUCE_BLOCKS_MAX ? REDUCE_BLOCKS_MAX : b);
 }
 
-/* Sum of THREADS doubles in shared memory, in a fixed tree order. */
-static __device__ double block_sum(double v, double *sh)
-{
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = THREADS / 2; s > 0; s /= 2) {
-        if ((int)threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
-        __syncthreads();
-    }
-    return sh[0];
-}
-
 static __global__ void k_sumsq_partial(const float *x, int64_t n, double *partial)
 {
     __shared__ double sh[THREADS];
@@ -156,17 +125,6 @@ static __global__ void k_sumsq_partial(const float *x, int64_t n, double *partia
     GRID_STRIDE(i, n) acc += (double)x[i] * x[i];
     const double s = block_sum(acc, sh);
     if (threadIdx.x == 0) partial[blockIdx.x] = s;
-}
-
-/* out[0] = sum of the first `count` doubles of v (strided by `stride`). */
-static __global__ void k_sum_doubles(const double *v, int64_t count, int64_t stride,
-                                     double *out)
-{
-    __shared__ double sh[THREADS];
-    double acc = 0.0;
-    for (int64_t i = threadIdx.x; i < count; i += THREADS) acc += v[i * stride];
-    const double s = block_sum(acc, sh);
-    if (threadIdx.x == 0) out[0] = s;
 }
 
 extern "C" void dt_cuk_sumsq(cudaStream_t st, const float *x, int64_t n, double *partial,
@@ -377,7 +335,7 @@ extern "C" void dt_cuk_dropout(cudaStream_t st, const float *x, float *y, float 
 
 static __global__ void k_cross_entropy(const float *logits, const float *labels, int64_t rows,
                                        int64_t classes, float smoothing, float scale, float *dx,
-                                       double *row_loss, double *row_ok)
+                                       double *row_loss, double *row_ok, double *row_ok5)
 {
     const int64_t r = ROW_OF_WARP();
     if (r >= rows) return;
@@ -397,6 +355,13 @@ static __global__ void k_cross_entropy(const float *logits, const float *labels,
     s = warp_sum(s);
     tz = warp_sum(tz);
     const double lse = zmax + log(s);
+
+    /* Top-5: fewer than 5 logits above the label's (an id outside the
+     * classes never counts). */
+    int above = 0;
+    if (label >= 0 && label < classes)
+        for (int64_t j = LANE(); j < classes; j += WARP) above += z[j] > z[label];
+    above = label >= 0 && label < classes ? warp_sum(above) : 5;
     for (int64_t j = LANE(); j < classes; j += WARP) {
         const float prob = (float)exp((double)z[j] - lse);
         d[j] = scale * (prob - (j == label ? on : off));
@@ -404,6 +369,7 @@ static __global__ void k_cross_entropy(const float *logits, const float *labels,
     if (LANE() == 0) {
         row_loss[r] = lse - tz;
         row_ok[r] = arg == label ? 1.0 : 0.0;
+        row_ok5[r] = above < 5 ? 1.0 : 0.0;
     }
 }
 
@@ -449,27 +415,32 @@ static __global__ void k_gaussian_nll(const float *pred, const float *target, in
     }
 }
 
+/* sums[0..2] = total loss, correct rows, top-5 rows; without row_ok5 the
+ * third sum is of no elements, 0. */
 static void sum_rows_of_loss(cudaStream_t st, int64_t rows, double *row_loss, double *row_ok,
-                             double *sums)
+                             double *row_ok5, double *sums)
 {
     k_sum_doubles<<<1, THREADS, 0, st>>>(row_loss, rows, 1, sums);
     DT_CUDA_LAUNCHED("k_sum_doubles (loss)");
     k_sum_doubles<<<1, THREADS, 0, st>>>(row_ok, rows, 1, sums + 1);
     DT_CUDA_LAUNCHED("k_sum_doubles (correct)");
+    k_sum_doubles<<<1, THREADS, 0, st>>>(row_ok5 ? row_ok5 : row_ok, row_ok5 ? rows : 0, 1,
+                                         sums + 2);
+    DT_CUDA_LAUNCHED("k_sum_doubles (top-5)");
 }
 
 extern "C" void dt_cuk_cross_entropy(cudaStream_t st, const float *logits, const float *labels,
                                      int64_t rows, int64_t classes, float smoothing,
                                      float scale, float *dx, double *row_loss, double *row_ok,
-                                     double *sums)
+                                     double *row_ok5, double *sums)
 {
     if (rows > 0) {
         k_cross_entropy<<<grid_rows(rows), THREADS, 0, st>>>(logits, labels, rows, classes,
                                                              smoothing, scale, dx, row_loss,
-                                                             row_ok);
+                                                             row_ok, row_ok5);
         DT_CUDA_LAUNCHED("k_cross_entropy");
     }
-    sum_rows_of_loss(st, rows, row_loss, row_ok, sums);
+    sum_rows_of_loss(st, rows, row_loss, row_ok, row_ok5, sums);
 }
 
 extern "C" void dt_cuk_mse(cudaStream_t st, const float *pred, const float *target,
@@ -481,7 +452,7 @@ extern "C" void dt_cuk_mse(cudaStream_t st, const float *pred, const float *targ
                                                    row_loss, row_ok);
         DT_CUDA_LAUNCHED("k_mse");
     }
-    sum_rows_of_loss(st, rows, row_loss, row_ok, sums);
+    sum_rows_of_loss(st, rows, row_loss, row_ok, NULL, sums);
 }
 
 extern "C" void dt_cuk_gaussian_nll(cudaStream_t st, const float *pred, const float *target,
@@ -493,7 +464,7 @@ extern "C" void dt_cuk_gaussian_nll(cudaStream_t st, const float *pred, const fl
                                                             row_loss, row_ok);
         DT_CUDA_LAUNCHED("k_gaussian_nll");
     }
-    sum_rows_of_loss(st, rows, row_loss, row_ok, sums);
+    sum_rows_of_loss(st, rows, row_loss, row_ok, NULL, sums);
 }
 
 /* ---- optimizer steps (the CPU's loops, element by element) ---- */
@@ -557,4 +528,136 @@ extern "C" void dt_cuk_adam(cudaStream_t st, float *p, const float *g, float *m,
     k_adam<<<grid_for(n), THREADS, 0, st>>>(p, g, m, v, n, b1, b2, eps, step_size, inv_sqrt_bc2,
                                             decay, l2);
     DT_CUDA_LAUNCHED("k_adam");
+}
+
+/* AMSGrad, Adagrad, Adadelta, RMSprop and LAMB's direction: the loops of
+ * cpu/cpu_optim.c, one thread per element. */
+
+static __global__ void k_amsgrad(float *p, const float *g, float *m, float *v, float *vmax,
+                                 int64_t n, float b1, float b2, float eps, float step_size,
+                                 float inv_sqrt_bc2, float decay, float l2)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float d = g[i] + l2 * p[i];
+        const float mi = b1 * m[i] + (1.0f - b1) * d;
+        const float vi = b2 * v[i] + (1.0f - b2) * d * d;
+        const float vm = vmax[i] > vi ? vmax[i] : vi;
+        m[i] = mi;
+        v[i] = vi;
+        vmax[i] = vm;
+        p[i] = p[i] * decay - step_size * mi / (sqrtf(vm) * inv_sqrt_bc2 + eps);
+    }
+}
+
+static __global__ void k_adagrad(float *p, const float *g, float *sum, int64_t n, float lr,
+                                 float eps, float wd)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float d = g[i] + wd * p[i];
+        const float s = sum[i] + d * d;
+        sum[i] = s;
+        p[i] -= lr * d / (sqrtf(s) + eps);
+    }
+}
+
+static __global__ void k_adadelta(float *p, const float *g, float *sq, float *acc, int64_t n,
+                                  float lr, float rho, float eps, float wd)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float d = g[i] + wd * p[i];
+        const float s = rho * sq[i] + (1.0f - rho) * d * d;
+        const float delta = sqrtf(acc[i] + eps) / sqrtf(s + eps) * d;
+        sq[i] = s;
+        acc[i] = rho * acc[i] + (1.0f - rho) * delta * delta;
+        p[i] -= lr * delta;
+    }
+}
+
+/* buf NULL: no momentum; gavg NULL: not centered. */
+static __global__ void k_rmsprop(float *p, const float *g, float *sq, float *buf, float *gavg,
+                                 int64_t n, float lr, float alpha, float eps, float wd, float mu)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float d = g[i] + wd * p[i];
+        const float s = alpha * sq[i] + (1.0f - alpha) * d * d;
+        float var = s;
+        sq[i] = s;
+        if (gavg) {
+            const float ga = alpha * gavg[i] + (1.0f - alpha) * d;
+            gavg[i] = ga;
+            var = s - ga * ga;
+        }
+        const float step = d / (sqrtf(var) + eps);
+        if (buf) {
+            const float b = mu * buf[i] + step;
+            buf[i] = b;
+            p[i] -= lr * b;
+        } else {
+            p[i] -= lr * step;
+        }
+    }
+}
+
+static __global__ void k_lamb_direction(const float *p, const float *g, float *m, float *v,
+                                        float *u, int64_t n, float b1, float b2, float eps,
+                                        float wd, float inv_bc1, float inv_bc2)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float mi = b1 * m[i] + (1.0f - b1) * g[i];
+        const float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        u[i] = mi * inv_bc1 / (sqrtf(vi * inv_bc2) + eps) + wd * p[i];
+    }
+}
+
+extern "C" void dt_cuk_amsgrad(cudaStream_t st, float *p, const float *g, float *m, float *v,
+                               float *vmax, int64_t n, float b1, float b2, float eps,
+                               float step_size, float inv_sqrt_bc2, float decay, float l2)
+{
+    if (n <= 0) return;
+    k_amsgrad<<<grid_for(n), THREADS, 0, st>>>(p, g, m, v, vmax, n, b1, b2, eps, step_size,
+                                               inv_sqrt_bc2, decay, l2);
+    DT_CUDA_LAUNCHED("k_amsgrad");
+}
+
+extern "C" void dt_cuk_adagrad(cudaStream_t st, float *p, const float *g, float *sum,
+                               int64_t n, float lr, float eps, float wd)
+{
+    if (n <= 0) return;
+    k_adagrad<<<grid_for(n), THREADS, 0, st>>>(p, g, sum, n, lr, eps, wd);
+    DT_CUDA_LAUNCHED("k_adagrad");
+}
+
+extern "C" void dt_cuk_adadelta(cudaStream_t st, float *p, const float *g, float *sq,
+                                float *acc, int64_t n, float lr, float rho, float eps, float wd)
+{
+    if (n <= 0) return;
+    k_adadelta<<<grid_for(n), THREADS, 0, st>>>(p, g, sq, acc, n, lr, rho, eps, wd);
+    DT_CUDA_LAUNCHED("k_adadelta");
+}
+
+extern "C" void dt_cuk_rmsprop(cudaStream_t st, float *p, const float *g, float *sq,
+                               float *buf, float *gavg, int64_t n, float lr, float alpha,
+                               float eps, float wd, float mu)
+{
+    if (n <= 0) return;
+    k_rmsprop<<<grid_for(n), THREADS, 0, st>>>(p, g, sq, buf, gavg, n, lr, alpha, eps, wd, mu);
+    DT_CUDA_LAUNCHED("k_rmsprop");
+}
+
+extern "C" void dt_cuk_lamb_direction(cudaStream_t st, const float *p, const float *g,
+                                      float *m, float *v, float *u, int64_t n, float b1,
+                                      float b2, float eps, float wd, float inv_bc1,
+                                      float inv_bc2)
+{
+    if (n <= 0) return;
+    k_lamb_direction<<<grid_for(n), THREADS, 0, st>>>(p, g, m, v, u, n, b1, b2, eps, wd,
+                                                      inv_bc1, inv_bc2);
+    DT_CUDA_LAUNCHED("k_lamb_direction");
 }
