@@ -50,33 +50,17 @@ static float *part(const dt_layer *l, int64_t n, int at)
     return l->scratch + n * at * q->T * q->C;
 }
 
-/* pad_from: NAME, the last of `inputs`, with T token ids per sample. */
+/* pad_from: NAME, the second and last of two inputs, with T token ids per
+ * sample; without it the layer takes one input. */
 static dt_status attn_pad_input(dt_layer *l, dt_cfg *cfg, attn_priv *q)
 {
-    const char *from, *names[DT_MAX_INPUTS];
-    int n = DT_MAX_INPUTS;
-    double pad;
-    q->pad_input = -1;
-    DT_TRY(dt_cfg_str(cfg, "pad_from", NULL, &from));
-    DT_TRY(dt_cfg_float(cfg, "pad_id", 0.0, -1e9, 1e9, &pad));
-    DT_TRY(dt_cfg_str_list(cfg, "inputs", names, &n));
-    q->pad_id = (float)pad;
-    if (!from) {
-        if (l->n_in > 1)
-            return dt_cfg_error(dt_cfg_get(cfg, "inputs"), "one input, or a second one named "
-                                "by pad_from", "%d inputs", l->n_in);
-        return DT_OK;
-    }
-    if (n != 2 || strcmp(names[1], from) != 0)
+    DT_TRY(dt_layer_pad_input(l, cfg, q->T, &q->pad_input, &q->pad_id));
+    if (q->pad_input < 0 && l->n_in > 1)
+        return dt_cfg_error(dt_cfg_get(cfg, "inputs"), "one input, or a second one named "
+                            "by pad_from", "%d inputs", l->n_in);
+    if (q->pad_input >= 0 && l->n_in != 2)
         return dt_cfg_error(dt_cfg_get(cfg, "pad_from"), "the second and last of two inputs",
-                            "'%s' with %d input(s)", from, n);
-    q->pad_input = 1;
-    if (dt_shape_numel(&l->in_shape[1]) != q->T) {
-        char buf[64];
-        return dt_error_set(DT_ERR_SHAPE, "pad_from '%s' has shape %s; expected (%lld) token "
-                            "ids, one per step", from,
-                            dt_shape_str(&l->in_shape[1], buf, sizeof buf), (long long)q->T);
-    }
+                            "%d inputs", l->n_in);
     return DT_OK;
 }
 

@@ -126,6 +126,32 @@ void dt_param_init(dt_param *p, uint64_t seed, uint32_t param_id, const dt_backe
     }
 }
 
+dt_status dt_layer_pad_input(const dt_layer *l, dt_cfg *cfg, int64_t steps, int *pad_input,
+                             float *pad_id)
+{
+    const char *from, *names[DT_MAX_INPUTS];
+    int n = DT_MAX_INPUTS;
+    double pad;
+    *pad_input = -1;
+    DT_TRY(dt_cfg_str(cfg, "pad_from", NULL, &from));
+    DT_TRY(dt_cfg_float(cfg, "pad_id", 0.0, -1e9, 1e9, &pad));
+    *pad_id = (float)pad;
+    if (!from) return DT_OK;
+    DT_TRY(dt_cfg_str_list(cfg, "inputs", names, &n));
+    if (n < 2 || strcmp(names[n - 1], from) != 0)
+        return dt_cfg_error(dt_cfg_get(cfg, "pad_from"), "the last name of 'inputs'",
+                            "'%s' with inputs ending in '%s'", from, n ? names[n - 1] : "");
+    *pad_input = n - 1;
+    const dt_shape *s = &l->in_shape[n - 1];
+    if (dt_shape_numel(s) != steps) {
+        char buf[64];
+        return dt_error_set(DT_ERR_SHAPE, "pad_from '%s' has shape %s; expected (%lld) token "
+                            "ids, one per step", from, dt_shape_str(s, buf, sizeof buf),
+                            (long long)steps);
+    }
+    return DT_OK;
+}
+
 dt_status dt_layer_image_shape(const dt_layer *l, int64_t *c, int64_t *h, int64_t *w)
 {
     const dt_shape *s = &l->in_shape[0];

@@ -147,6 +147,13 @@ dt_param *dt_layer_add_buffer(dt_layer *l, const char *name, int ndim, const int
  * found when it has not three dimensions. */
 dt_status dt_layer_image_shape(const dt_layer *l, int64_t *c, int64_t *h, int64_t *w);
 
+/* Sequence layers' padding keys: pad_from: NAME (the last of `inputs`,
+ * holding `steps` token ids per sample) and pad_id (0). *pad_input gets
+ * that input's index, or -1 without pad_from. Errors name the key and the
+ * shape found. */
+dt_status dt_layer_pad_input(const dt_layer *l, dt_cfg *cfg, int64_t steps, int *pad_input,
+                             float *pad_id);
+
 /* The ops table for a kind name, or NULL. */
 const dt_layer_ops *dt_layer_find_kind(const char *kind);
 /* Comma-separated list of known kinds, for error messages. */

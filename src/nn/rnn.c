@@ -197,31 +197,6 @@ static dt_status read_keys(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
     return DT_OK;
 }
 
-/* pad_from: NAME must be the last of `inputs`; its per-sample shape (T). */
-static dt_status read_pad_input(dt_layer *l, dt_cfg *cfg, rnn_priv *q)
-{
-    const char *from, *names[DT_MAX_INPUTS];
-    int n = DT_MAX_INPUTS;
-    double pad;
-    q->pad_input = -1;
-    DT_TRY(dt_cfg_str(cfg, "pad_from", NULL, &from));
-    DT_TRY(dt_cfg_float(cfg, "pad_id", 0.0, -1e9, 1e9, &pad));
-    q->pad_id = (float)pad;
-    if (!from) return DT_OK;
-    DT_TRY(dt_cfg_str_list(cfg, "inputs", names, &n));
-    if (n < 2 || strcmp(names[n - 1], from) != 0)
-        return dt_cfg_error(dt_cfg_get(cfg, "pad_from"), "the last name of 'inputs'",
-                            "'%s' with inputs ending in '%s'", from, n ? names[n - 1] : "");
-    q->pad_input = n - 1;
-    const dt_shape *s = &l->in_shape[n - 1];
-    if (dt_shape_numel(s) != q->T) {
-        char buf[64];
-        return dt_error_set(DT_ERR_SHAPE, "pad_from '%s' has shape %s; expected (%lld) token "
-                            "ids, one per step", from, dt_shape_str(s, buf, sizeof buf),
-                            (long long)q->T);
-    }
-    return DT_OK;
-}
 
 static dt_status rnn_setup(dt_layer *l, dt_cfg *cfg, dt_cell_kind cell)
 {
@@ -231,7 +206,7 @@ static dt_status rnn_setup(dt_layer *l, dt_cfg *cfg, dt_cell_kind cell)
     q->G = cell == DT_CELL_LSTM ? 4 : cell == DT_CELL_GRU ? 3 : 1;
     DT_TRY(sequence_shape(l, &q->T, &q->C));
     DT_TRY(read_keys(l, cfg, q));
-    DT_TRY(read_pad_input(l, cfg, q));
+    DT_TRY(dt_layer_pad_input(l, cfg, q->T, &q->pad_input, &q->pad_id));
     DT_TRY(check_state_inputs(l, q));
     q->n_state = l->n_in - 1 - (q->pad_input >= 0);
     declare_params(l, q);
