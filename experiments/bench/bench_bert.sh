@@ -41,4 +41,6 @@ if [ -n "$out" ]; then BENCH_OUT=$out.only-targets; fi
 echo
 DTRAIN_ARGS=()
 compare_table "$title, dtrain's decoder at the masked positions only" tokens/s
-if [ -n "$out" ]; then cat "$out.only-targets" >>"$out" && rm -f "$out.only-targets"; fi
+if [ -n "$out" ]; then
+    { echo; cat "$out.only-targets"; } >>"$out" && rm -f "$out.only-targets"
+fi
