@@ -301,6 +301,27 @@ static dt_status read_body(hid_t f, const char *path, dt_model *m, dt_optim *o,
     return s;
 }
 
+/* Open a checkpoint for reading and take the HDF5 lock (released on
+ * failure): a missing file and one that is not HDF5 (truncated, corrupt)
+ * get different messages. `prefix` is a format with one %s for the
+ * message, naming what was being done. */
+static dt_status open_for_reading(const char *path, const char *prefix, hid_t *out)
+{
+    char msg[1400];
+    dt_h5_lock();
+    dt_h5_quiet();
+    *out = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*out >= 0) return DT_OK;
+    dt_h5_unlock();
+    FILE *probe = fopen(path, "rb");
+    const int exists = probe != NULL;
+    if (probe) fclose(probe);
+    if (!exists) snprintf(msg, sizeof msg, "cannot open checkpoint %s", path);
+    else snprintf(msg, sizeof msg, "checkpoint %s is not a readable HDF5 file (truncated or "
+                  "corrupt?)", path);
+    return dt_error_set(exists ? DT_ERR_DATA : DT_ERR_IO, prefix, msg);
+}
+
 dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt_meta *meta)
 {
     return dt_checkpoint_load_state(path, m, o, NULL, meta);
@@ -309,17 +330,8 @@ dt_status dt_checkpoint_load(const char *path, dt_model *m, dt_optim *o, dt_ckpt
 dt_status dt_checkpoint_load_state(const char *path, dt_model *m, dt_optim *o,
                                    float *const *state, dt_ckpt_meta *meta)
 {
-    dt_h5_lock();
-    dt_h5_quiet();
-    const hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        dt_h5_unlock();
-        FILE *probe = fopen(path, "rb");
-        if (!probe) return dt_error_set(DT_ERR_IO, "cannot open checkpoint %s", path);
-        fclose(probe);
-        return dt_error_set(DT_ERR_DATA, "checkpoint %s is not a readable HDF5 file "
-                            "(truncated or corrupt?)", path);
-    }
+    hid_t f;
+    DT_TRY(open_for_reading(path, "%s", &f));
     float *host = dt_calloc((size_t)(m->n_params ? m->n_params : 1), sizeof(float));
     dt_status s = read_header(f, path, meta);
     if (s == DT_OK) s = read_body(f, path, m, o, state, host);
@@ -502,17 +514,8 @@ dt_status dt_checkpoint_init_from(const char *path, dt_model *m, dt_ckpt_meta *m
                                   dt_init_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    dt_h5_lock();
-    dt_h5_quiet();
-    const hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        dt_h5_unlock();
-        FILE *probe = fopen(path, "rb");
-        if (!probe) return dt_error_set(DT_ERR_IO, "init_from: cannot open checkpoint %s", path);
-        fclose(probe);
-        return dt_error_set(DT_ERR_DATA, "init_from: checkpoint %s is not a readable HDF5 file",
-                            path);
-    }
+    hid_t f;
+    DT_TRY(open_for_reading(path, "init_from: %s", &f));
     dt_status s = read_header(f, path, meta);
     if (s == DT_OK) s = init_body(f, path, m, rep);
     H5Fclose(f);
