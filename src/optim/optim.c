@@ -316,7 +316,8 @@ static double cosine_factor(const dt_optim *o, int64_t j)
             len *= o->restart_mult;
         }
     }
-    const double t = len > 0 ? pos / len : 1.0;
+    /* No steps after the warm-up (a run shorter than it): nothing decays. */
+    const double t = len > 0 ? pos / len : 0.0;
     return t >= 1.0 ? 0.0 : 0.5 * (1.0 + cos(M_PI * t));
 }
 
@@ -334,7 +335,7 @@ static double schedule_at(const dt_optim *o, int64_t j)
     case DT_SCHED_EXPONENTIAL: return o->lr * pow(o->gamma, (double)j);
     case DT_SCHED_COSINE: return o->min_lr + (o->lr - o->min_lr) * cosine_factor(o, j);
     case DT_SCHED_LINEAR: {
-        const double t = span > 0 ? fmin(1.0, (double)j / span) : 1.0;
+        const double t = span > 0 ? fmin(1.0, (double)j / span) : 0.0; /* as cosine */
         return o->lr + (o->min_lr - o->lr) * t;
     }
     }

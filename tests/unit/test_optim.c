@@ -585,6 +585,13 @@ static void test_schedules(void)
         const double w2[] = {0.1, 1.0, 1.0, 0.5, 0.0};
         check_lrs("optim: {lr: 1.0, schedule: {kind: linear, warmup_steps: 10}}", 110, s2, w2,
                   5);
+        /* A run shorter than its warm-up only warms up (no decay to 0). */
+        const int64_t s3[] = {0, 9, 19};
+        const double w3[] = {0.005, 0.05, 0.1};
+        check_lrs("optim: {lr: 1.0, schedule: {kind: linear, warmup_steps: 200}}", 20, s3, w3,
+                  3);
+        check_lrs("optim: {lr: 1.0, schedule: {kind: cosine, warmup_steps: 200}}", 20, s3, w3,
+                  3);
     }
 }
 
