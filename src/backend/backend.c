@@ -9,6 +9,7 @@
  * touching this file. */
 #include "backend/backend.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,4 +66,24 @@ const char *dt_build_features(void)
     snprintf(buf, sizeof buf, "backends: cpu (OpenBLAS + OpenMP)%s%s\ncommunicators: MPI%s",
              cuda[0] ? ", " : "", cuda, nccl);
     return buf;
+}
+
+dt_adam_scalars dt_adam_scalars_of(const dt_adam_args *a)
+{
+    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
+    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
+    return (dt_adam_scalars){.step_size = (float)(a->lr / bc1),
+                             .inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)),
+                             .decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f,
+                             .l2 = a->decoupled ? 0.0f : a->weight_decay,
+                             .inv_bc1 = (float)(1.0 / bc1),
+                             .inv_bc2 = (float)(1.0 / bc2)};
+}
+
+/* The first step is told by a->first, not by 1 - dampening being 0: with
+ * dampening 1 later steps keep b = mom * v, as torch.optim.SGD. */
+void dt_sgd_carry_take(const dt_sgd_args *a, float *carry, float *take)
+{
+    *carry = a->first ? 0.0f : a->momentum;
+    *take = a->first ? 1.0f : 1.0f - a->dampening;
 }

@@ -77,6 +77,16 @@ typedef struct dt_adam_args {
     int64_t step;  /* 1-based, for bias correction */
 } dt_adam_args;
 
+/* The per-step scalars every backend derives from dt_adam_args and
+ * dt_sgd_args, in one place so that all devices round them alike: Adam's
+ * bias-corrected step size lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t), the
+ * decoupled decay factor and the L2 coefficient, and for LAMB's direction
+ * the corrections 1 / (1 - beta1^t) and 1 / (1 - beta2^t); SGD's momentum
+ * carry and gradient take of this step. */
+typedef struct dt_adam_scalars {
+    float step_size, inv_sqrt_bc2, decay, l2;
+    float inv_bc1, inv_bc2;
+} dt_adam_scalars;
 /* Adagrad, Adadelta and RMSprop (update rules in optim/optim.h). */
 typedef struct dt_adagrad_args {
     float lr, eps, weight_decay; /* lr: the decayed rate of this step */
@@ -375,6 +385,10 @@ typedef struct dt_backend {
      * the call, file:line and the library's message); the CPU has none. */
     dt_status (*sync)(void);
 } dt_backend;
+
+dt_adam_scalars dt_adam_scalars_of(const dt_adam_args *a);
+/* SGD with momentum: buffer v = carry v + take (g + wd p) this step. */
+void dt_sgd_carry_take(const dt_sgd_args *a, float *carry, float *take);
 
 /* DT_OK if every op of `be` is set; else DT_ERR_INTERNAL naming the first
  * missing op and the backend. */

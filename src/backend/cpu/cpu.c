@@ -343,10 +343,8 @@ static void cpu_sgd_step(float *p, const float *g, float *v, int64_t n, const dt
         sgd_plain(p, g, n, a->lr, a->weight_decay);
         return;
     }
-    /* The first step is told by a->first, not by 1 - dampening being 0:
-     * with dampening 1 later steps keep b = mom * v, as torch.optim.SGD. */
-    const float carry = a->first ? 0.0f : a->momentum;
-    const float take = a->first ? 1.0f : 1.0f - a->dampening;
+    float carry, take;
+    dt_sgd_carry_take(a, &carry, &take);
     sgd_momentum(p, g, v, n, a->lr, a->weight_decay, a->momentum, carry, take,
                  a->nesterov ? 1.0f : 0.0f);
 }
@@ -355,11 +353,9 @@ static void cpu_adam_step(float *p, const float *g, float *m, float *v, int64_t 
                           const dt_adam_args *a)
 {
     const float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
-    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
-    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
-    const float step_size = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    const float decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f;
-    const float l2 = a->decoupled ? 0.0f : a->weight_decay;
+    const dt_adam_scalars sc = dt_adam_scalars_of(a);
+    const float step_size = sc.step_size, inv_sqrt_bc2 = sc.inv_sqrt_bc2;
+    const float decay = sc.decay, l2 = sc.l2;
     float *restrict pp = p, *restrict mm = m, *restrict vv = v;
     const float *restrict gg = g;
 #pragma omp parallel for if (n > PAR_MIN) schedule(static)

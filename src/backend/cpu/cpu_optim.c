@@ -15,11 +15,9 @@ void dt_cpu_amsgrad_step(float *p, const float *g, float *m, float *v, float *vm
                          const dt_adam_args *a)
 {
     const float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
-    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
-    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
-    const float step_size = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    const float decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f;
-    const float l2 = a->decoupled ? 0.0f : a->weight_decay;
+    const dt_adam_scalars sc = dt_adam_scalars_of(a);
+    const float step_size = sc.step_size, inv_sqrt_bc2 = sc.inv_sqrt_bc2;
+    const float decay = sc.decay, l2 = sc.l2;
 #pragma omp parallel for if (n > OPT_PAR_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         const float d = g[i] + l2 * p[i];
@@ -91,8 +89,8 @@ void dt_cpu_lamb_direction(const float *p, const float *g, float *m, float *v, f
                            int64_t n, const dt_adam_args *a)
 {
     const float b1 = a->beta1, b2 = a->beta2, eps = a->eps, wd = a->weight_decay;
-    const float inv_bc1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)a->step)));
-    const float inv_bc2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)a->step)));
+    const dt_adam_scalars sc = dt_adam_scalars_of(a);
+    const float inv_bc1 = sc.inv_bc1, inv_bc2 = sc.inv_bc2;
 #pragma omp parallel for if (n > OPT_PAR_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         const float mi = b1 * m[i] + (1.0f - b1) * g[i];

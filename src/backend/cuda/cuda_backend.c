@@ -267,32 +267,17 @@ static void cuda_sgd_step(float *p, const float *gr, float *v, int64_t n, const 
         dt_cuk_sgd_plain(g.stream, p, gr, n, a->lr, a->weight_decay);
         return;
     }
-    const float carry = a->first ? 0.0f : a->momentum;
-    const float take = a->first ? 1.0f : 1.0f - a->dampening;
+    float carry, take;
+    dt_sgd_carry_take(a, &carry, &take);
     dt_cuk_sgd_momentum(g.stream, p, gr, v, n, a->lr, a->weight_decay, a->momentum, carry, take,
                         a->nesterov ? 1.0f : 0.0f);
-}
-
-/* Adam's scalars, shared with AMSGrad, as the CPU derives them. */
-typedef struct adam_scalars {
-    float step_size, inv_sqrt_bc2, decay, l2;
-} adam_scalars;
-
-static adam_scalars adam_scalars_of(const dt_adam_args *a)
-{
-    const double bc1 = 1.0 - pow(a->beta1, (double)a->step);
-    const double bc2 = 1.0 - pow(a->beta2, (double)a->step);
-    return (adam_scalars){.step_size = (float)(a->lr / bc1),
-                          .inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)),
-                          .decay = a->decoupled ? 1.0f - a->lr * a->weight_decay : 1.0f,
-                          .l2 = a->decoupled ? 0.0f : a->weight_decay};
 }
 
 static void cuda_adam_step(float *p, const float *gr, float *m, float *v, int64_t n,
                            const dt_adam_args *a)
 {
     if (FAILED()) return;
-    const adam_scalars s = adam_scalars_of(a);
+    const dt_adam_scalars s = dt_adam_scalars_of(a);
     dt_cuk_adam(g.stream, p, gr, m, v, n, a->beta1, a->beta2, a->eps, s.step_size,
                 s.inv_sqrt_bc2, s.decay, s.l2);
 }
@@ -301,7 +286,7 @@ static void cuda_amsgrad_step(float *p, const float *gr, float *m, float *v, flo
                               int64_t n, const dt_adam_args *a)
 {
     if (FAILED()) return;
-    const adam_scalars s = adam_scalars_of(a);
+    const dt_adam_scalars s = dt_adam_scalars_of(a);
     dt_cuk_amsgrad(g.stream, p, gr, m, v, vmax, n, a->beta1, a->beta2, a->eps, s.step_size,
                    s.inv_sqrt_bc2, s.decay, s.l2);
 }
@@ -331,10 +316,9 @@ static void cuda_lamb_direction(const float *p, const float *gr, float *m, float
                                 int64_t n, const dt_adam_args *a)
 {
     if (FAILED()) return;
-    const float inv_bc1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)a->step)));
-    const float inv_bc2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)a->step)));
+    const dt_adam_scalars s = dt_adam_scalars_of(a);
     dt_cuk_lamb_direction(g.stream, p, gr, m, v, u, n, a->beta1, a->beta2, a->eps,
-                          a->weight_decay, inv_bc1, inv_bc2);
+                          a->weight_decay, s.inv_bc1, s.inv_bc2);
 }
 
 /* Staging area `a` of at least `bytes`, once its previous copies are done. */
