@@ -74,7 +74,8 @@ static int write_floats(hid_t loc, const char *name, const float *data, int ndim
     const hid_t sp = H5Screate_simple(ndim, dims, NULL);
     const hid_t d = H5Dcreate2(loc, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT,
                                H5P_DEFAULT);
-    const herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    const herr_t e =
+        d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (d >= 0) H5Dclose(d);
     H5Sclose(sp);
     return e < 0 ? -1 : 0;

@@ -15,11 +15,10 @@
 #include "core/config.h"
 #include "core/rng.h"
 #include "nn/model.h"
+#include "gradcheck_util.h"
 #include "test_util.h"
 
 #define EPS 1e-3f
-#define RTOL 1e-2
-#define ATOL 5e-4
 #define B 3
 #define T 4
 #define C 3
@@ -76,6 +75,8 @@ static double objective(net *g)
     return l;
 }
 
+static double objective_of(void *g) { return objective(g); }
+
 static void check_grads(const char *label, const char *yaml, int training, const float *len)
 {
     net g;
@@ -91,27 +92,7 @@ static void check_grads(const char *label, const char *yaml, int training, const
     dt_model_backward(m, &g.pass, NULL, NULL);
     memcpy(ana, m->grads, (size_t)m->n_params * sizeof(float));
 
-    int bad = 0;
-    double worst = 0.0, norm = 0.0;
-    for (int64_t k = 0; k < m->n_params; k++) {
-        const float p0 = m->params[k], hi = p0 + EPS, lo = p0 - EPS;
-        m->params[k] = hi;
-        const double f_hi = objective(&g);
-        m->params[k] = lo;
-        const double f_lo = objective(&g);
-        m->params[k] = p0;
-        const double num = (f_hi - f_lo) / ((double)hi - lo);
-        const double err = fabs(ana[k] - num), tol = ATOL + RTOL * fmax(fabs(ana[k]), fabs(num));
-        norm += fabs(ana[k]);
-        worst = fmax(worst, err / tol);
-        if (err > tol && bad++ < 5)
-            fprintf(stderr, "%s:%d: %s: param %lld: analytic %.6g, numeric %.6g\n", __FILE__,
-                    __LINE__, label, (long long)k, ana[k], num);
-    }
-    if (!(norm > 1e-2)) bad++;
-    printf("%-40s %4lld params, worst error %.2f of tolerance\n", label,
-           (long long)m->n_params, worst);
-    dt_test_failures += bad;
+    dt_gc_compare(m, ana, objective_of, &g, EPS, label);
     free(ana);
     net_close(&g);
 }
@@ -401,7 +382,7 @@ static void test_embedding(void)
         }
         m->params[k] = p0;
         const double num = (f[0] - f[1]) / (2.0 * EPS);
-        bad += fabs(m->grads[k] - num) > ATOL + RTOL * fabs(num);
+        bad += fabs(m->grads[k] - num) > DT_GC_ATOL + DT_GC_RTOL * fabs(num);
     }
     CHECK(bad == 0);
     /* Rows of ids never used get no gradient: row 3 appears, 7 is out. */
@@ -471,7 +452,8 @@ static void test_pad_tokens(void)
         const double lo = token_objective(m, ids, &p, w);
         m->params[k] = p0;
         const double num = (hi - lo) / (2.0 * EPS);
-        bad += fabs(m->grads[k] - num) > ATOL + RTOL * fmax(fabs(num), fabs(m->grads[k]));
+        bad += fabs(m->grads[k] - num) >
+               DT_GC_ATOL + DT_GC_RTOL * fmax(fabs(num), fabs(m->grads[k]));
     }
     CHECK(bad == 0);
 done:

@@ -19,11 +19,10 @@
 #include "core/rng.h"
 #include "nn/loss.h"
 #include "nn/model.h"
+#include "gradcheck_util.h"
 #include "test_util.h"
 
 #define EPS 1e-3f
-#define RTOL 1e-2
-#define ATOL 5e-4
 #define B 3
 #define T 6
 #define C 4
@@ -103,6 +102,8 @@ static double objective(net *g, int grad)
     return l;
 }
 
+static double objective_value(void *g) { return objective(g, 0); }
+
 /* Analytic gradients (one backward over zeroed gradients) against central
  * differences of every parameter. */
 static void check_net(net *g, const char *label, float eps)
@@ -114,30 +115,7 @@ static void check_net(net *g, const char *label, float eps)
     dt_model_backward(m, &g->pass, NULL, NULL);
     memcpy(ana, m->grads, (size_t)m->n_params * sizeof(float));
 
-    int bad = 0;
-    double worst = 0.0, norm = 0.0;
-    for (int64_t k = 0; k < m->n_params; k++) {
-        const float p0 = m->params[k], hi = p0 + eps, lo = p0 - eps;
-        m->params[k] = hi;
-        const double f_hi = objective(g, 0);
-        m->params[k] = lo;
-        const double f_lo = objective(g, 0);
-        m->params[k] = p0;
-        const double num = (f_hi - f_lo) / ((double)hi - lo);
-        const double err = fabs(ana[k] - num), tol = ATOL + RTOL * fmax(fabs(ana[k]), fabs(num));
-        norm += fabs(ana[k]);
-        worst = fmax(worst, err / tol);
-        if (err > tol && bad++ < 5)
-            fprintf(stderr, "%s:%d: %s: param %lld: analytic %.6g, numeric %.6g\n", __FILE__,
-                    __LINE__, label, (long long)k, ana[k], num);
-    }
-    if (!(norm > 1e-2)) {
-        fprintf(stderr, "%s:%d: %s: gradients vanish\n", __FILE__, __LINE__, label);
-        bad++;
-    }
-    printf("%-44s %4lld params, worst error %.2f of tolerance\n", label,
-           (long long)m->n_params, worst);
-    dt_test_failures += bad;
+    dt_gc_compare(m, ana, objective_value, g, eps, label);
     free(ana);
 }
 
