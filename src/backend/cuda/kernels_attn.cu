@@ -264,24 +264,8 @@ static __global__ void k_token_ce(const float *logits, const float *labels, int6
     }
     const int64_t label = (int64_t)y;
     const float off = smoothing / (float)classes, on = 1.0f - smoothing + off;
-    /* arg-max, lowest index among equal maxima */
-    float bv = -INFINITY;
-    int64_t bi = classes;
-    for (int64_t j = lane; j < classes; j += WARP)
-        if (z[j] > bv || (z[j] == bv && j < bi)) {
-            bv = z[j];
-            bi = j;
-        }
-    for (int o = WARP / 2; o > 0; o /= 2) {
-        const float ov = __shfl_down_sync(0xffffffffu, bv, o);
-        const int64_t oi = __shfl_down_sync(0xffffffffu, bi, o);
-        if (ov > bv || (ov == bv && oi < bi)) {
-            bv = ov;
-            bi = oi;
-        }
-    }
-    bi = __shfl_sync(0xffffffffu, bi, 0);
-    const int64_t arg = bi < classes ? bi : 0;
+    float best;
+    const int64_t arg = warp_argmax(z, classes, &best);
     const float mx = z[arg];
     float s = 0.0f, zsum = 0.0f;
     for (int64_t j = lane; j < classes; j += WARP) {

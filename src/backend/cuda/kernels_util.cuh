@@ -53,4 +53,30 @@ static __global__ void k_sum_doubles(const double *v, int64_t count, int64_t str
     if (threadIdx.x == 0) out[0] = s;
 }
 
+#define LANE() ((int)(threadIdx.x % WARP))
+
+/* The arg-max of a row, the lowest index among equal maxima (as the CPU's
+ * first-wins scan); *best gets the maximum. */
+static __device__ int64_t warp_argmax(const float *z, int64_t cols, float *best)
+{
+    float bv = -INFINITY;
+    int64_t bi = cols; /* beyond any index: loses every tie */
+    for (int64_t j = LANE(); j < cols; j += WARP)
+        if (z[j] > bv || (z[j] == bv && j < bi)) {
+            bv = z[j];
+            bi = j;
+        }
+    for (int o = WARP / 2; o > 0; o /= 2) {
+        const float ov = __shfl_down_sync(0xffffffffu, bv, o);
+        const int64_t oi = __shfl_down_sync(0xffffffffu, bi, o);
+        if (ov > bv || (ov == bv && oi < bi)) {
+            bv = ov;
+            bi = oi;
+        }
+    }
+    *best = __shfl_sync(0xffffffffu, bv, 0);
+    bi = __shfl_sync(0xffffffffu, bi, 0);
+    return bi < cols ? bi : 0; /* a row of NaNs: index 0, as the CPU */
+}
+
 #endif
